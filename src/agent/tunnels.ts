@@ -1,0 +1,43 @@
+import { RelayError } from '../errors.js';
+import { parseHostPort, type HostPort } from '../net/address.js';
+import { isHostPattern } from '../relay/config.js';
+
+export class TunnelSpecError extends RelayError<'BAD_TUNNEL'> {}
+
+/** One tunnel as the agent's own configuration names it: the only place the agent dials. */
+export type TunnelSpec =
+  | { id: string; type: 'tls'; hostname: string; target: HostPort }
+  | { id: string; type: 'tcp'; port: number; target: HostPort };
+
+/** `--tls NAME=HOST:PORT` */
+export function parseTlsSpec(text: string): TunnelSpec {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new TunnelSpecError('BAD_TUNNEL', `--tls expects NAME=HOST:PORT, got ${JSON.stringify(text)}`);
+  const hostname = text.slice(0, eq).toLowerCase().replace(/\.$/, '');
+  if (!isHostPattern(hostname)) throw new TunnelSpecError('BAD_TUNNEL', `--tls: ${JSON.stringify(hostname)} is not a host name`);
+  const target = parseTarget(text.slice(eq + 1), '--tls');
+  return { id: `tls:${hostname}`, type: 'tls', hostname, target };
+}
+
+/** `--tcp [PORT=]HOST:PORT` (PORT: the public port asked for; 0 or absent: the relay picks) */
+export function parseTcpSpec(text: string): TunnelSpec {
+  const eq = text.indexOf('=');
+  let port = 0;
+  if (eq >= 0) {
+    const p = text.slice(0, eq);
+    if (!/^\d{1,5}$/.test(p) || Number(p) > 65535) throw new TunnelSpecError('BAD_TUNNEL', `--tcp: ${JSON.stringify(p)} is not a port`);
+    port = Number(p);
+  }
+  const target = parseTarget(text.slice(eq + 1), '--tcp');
+  return { id: `tcp:${target.host}:${target.port}${port ? `@${port}` : ''}`, type: 'tcp', port, target };
+}
+
+function parseTarget(text: string, flag: string): HostPort {
+  try {
+    const t = parseHostPort(text, '127.0.0.1');
+    if (t.port === 0) throw new Error('port 0');
+    return t;
+  } catch {
+    throw new TunnelSpecError('BAD_TUNNEL', `${flag}: target must be HOST:PORT, got ${JSON.stringify(text)}`);
+  }
+}

@@ -1,0 +1,39 @@
+import t from 'tap';
+import { parseRelayConfig } from '../../src/relay/config.js';
+
+const key = 'x'.repeat(43);
+
+t.test('a full config parses', async (t) => {
+  const c = parseRelayConfig(`
+tls_listen = "0.0.0.0:443"
+agent_listen = "0.0.0.0:7835"
+tcp_ports = "20000-20999"
+allow_any_agent = false
+max_conns_per_ip = 100
+
+[[agents]]
+name = "laptop"
+key = "${key}"
+hosts = ["App.Example.com", "*.dev.example.com"]
+ports = [20022, "20100-20199"]
+`);
+  t.equal(c.tlsListen, '0.0.0.0:443');
+  t.equal(c.maxConnsPerIp, 100);
+  t.same(c.agents[0].hosts, ['app.example.com', '*.dev.example.com']);
+  t.same(c.agents[0].ports, [{ from: 20022, to: 20022 }, { from: 20100, to: 20199 }]);
+});
+
+t.test('mistakes are typed errors that name the setting', async (t) => {
+  const bad: Array<[string, RegExp]> = [
+    ['tls_listn = "x"', /unknown setting "tls_listn"/],
+    ['tls_listen = 443', /tls_listen must be a string/],
+    ['[[agents]]\nkey = "short"', /agents\[0\]\.key/],
+    [`[[agents]]\nkey = "${key}"\nhosts = ["bad host"]`, /not a host name/],
+    [`[[agents]]\nkey = "${key}"\nports = ["9-1"]`, /port range/],
+    [`[[agents]]\nkey = "${key}"\n[[agents]]\nkey = "${key}"`, /listed twice/],
+    ['this is = not toml', /config/],
+  ];
+  for (const [text, re] of bad) {
+    t.throws(() => parseRelayConfig(text), { name: 'ConfigError', code: 'CONFIG', message: re }, text);
+  }
+});

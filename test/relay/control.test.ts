@@ -1,0 +1,40 @@
+import t from 'tap';
+import { LineDecoder, parseRegister, parseRegistered, encodeLine, ControlError } from '../../src/control/messages.js';
+
+t.test('register round-trips and is validated', async (t) => {
+  const m = { t: 'register' as const, tunnels: [{ id: 'tls:a.test', type: 'tls' as const, hostname: 'a.test' }, { id: 'tcp:x', type: 'tcp' as const, port: 0 }] };
+  const line = encodeLine(m).toString().trimEnd();
+  t.same(parseRegister(line), m);
+  const bad = [
+    '{"t":"register","tunnels":[{"id":"a","type":"udp"}]}',
+    '{"t":"register","tunnels":[{"id":"a","type":"tcp","port":70000}]}',
+    '{"t":"register","tunnels":[{"id":"a","type":"tls","hostname":"1.2.3.4:5"}]}',
+    '{"t":"register","tunnels":[{"id":"a","type":"tcp","port":1},{"id":"a","type":"tcp","port":2}]}',
+    '{"t":"register","tunnels":{}}',
+    '{"t":"hello"}',
+    '[1]',
+    'not json',
+  ];
+  for (const b of bad) t.throws(() => parseRegister(b), ControlError, b);
+});
+
+t.test('registered results are validated and truncated', async (t) => {
+  const r = parseRegistered(JSON.stringify({ t: 'registered', tunnels: [
+    { id: 'a', ok: true, type: 'tcp', port: 20001, address: 'relay.test:20001' },
+    { id: 'b', ok: false, code: 'NOT_AUTHORIZED', message: 'x'.repeat(2000) },
+  ] }));
+  t.equal(r.tunnels.length, 2);
+  t.equal((r.tunnels[1] as { message: string }).message.length, 500);
+  t.throws(() => parseRegistered('{"t":"registered","tunnels":[{"id":"a","ok":true,"type":"tcp"}]}'), ControlError);
+});
+
+t.test('line decoder: any split, bounded lines', async (t) => {
+  const text = Buffer.from('{"a":1}\n{"b":2}\n{"c":3}\n');
+  for (let i = 1; i < text.length; i++) {
+    const d = new LineDecoder(64);
+    const lines = [...d.push(text.subarray(0, i)), ...d.push(text.subarray(i))];
+    t.same(lines, ['{"a":1}', '{"b":2}', '{"c":3}'], `split at ${i}`);
+  }
+  const d = new LineDecoder(8);
+  t.throws(() => { d.push(Buffer.from('12345')); d.push(Buffer.from('67890')); }, /line too long/);
+});
