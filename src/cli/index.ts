@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { registerServe } from './serve.js';
+import { registerAgent } from './agent.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -19,8 +21,8 @@ export function buildProgram(): Command {
     .name('relay')
     .description('End-to-end encrypted TCP/TLS passthrough relay: routes on SNI, never sees plaintext.')
     .version(version);
-  program.command('serve').description('run the public relay').allowUnknownOption().action(notBuilt('serve'));
-  program.command('agent').description('run an agent next to private services').allowUnknownOption().action(notBuilt('agent'));
+  registerServe(program);
+  registerAgent(program);
   program.command('keygen').description('generate an X25519 key pair').allowUnknownOption().action(notBuilt('keygen'));
   program.command('bench').description('measure a tunnel against a direct connection').allowUnknownOption().action(notBuilt('bench'));
   return program;

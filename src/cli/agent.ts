@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
+import { AgentClient } from '../agent/client.js';
+import { loadAgentConfig, type AgentFileConfig } from '../agent/config.js';
+import { parseTcpSpec, parseTlsSpec } from '../agent/tunnels.js';
+import { parseHostPort } from '../net/address.js';
+import { stateDir } from './state.js';
+
+interface AgentFlags { relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean }
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function registerAgent(program: Command): void {
+  program.command('agent')
+    .description('run an agent next to private services: dials the relay, serves its tunnels')
+    .option('--relay <host:port>', 'the relay\'s agent listener')
+    .option('--relay-key <pubkey>', 'the relay\'s public key (pinned)')
+    .option('--key <file>', 'agent private key (default: $RELAY_HOME/agent.key, created on first run)')
+    .option('--tls <name=host:port>', 'TLS passthrough: connections for SNI NAME go to HOST:PORT (repeatable)', collect, [])
+    .option('--tcp <[port=]host:port>', 'TCP tunnel to HOST:PORT; PORT asks for that public port (repeatable)', collect, [])
+    .option('--cipher <name>', 'Noise cipher: chachapoly or aesgcm (default chachapoly)')
+    .option('--config <file>', 'agent config file (TOML)')
+    .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
+    .action((flags: AgentFlags) => agent(flags));
+}
+
+function agent(f: AgentFlags): void {
+  const log = createLogger({ pretty: f.pretty || undefined });
+  try {
+    const file: AgentFileConfig = f.config ? loadAgentConfig(f.config) : { tls: [], tcp: [] };
+    const relayText = f.relay ?? file.relay;
+    const relayKeyText = f.relayKey ?? file.relayKey;
+    if (!relayText) throw new Error('--relay HOST:PORT is required');
+    if (!relayKeyText) throw new Error('--relay-key is required (the relay prints it when it starts)');
+    const cipher = f.cipher ?? file.cipher ?? 'chachapoly';
+    if (cipher !== 'chachapoly' && cipher !== 'aesgcm') throw new Error(`--cipher must be chachapoly or aesgcm, got ${JSON.stringify(cipher)}`);
+    const tunnels = [...[...file.tls, ...f.tls].map(parseTlsSpec), ...[...file.tcp, ...f.tcp].map(parseTcpSpec)];
+    if (tunnels.length === 0) throw new Error('no tunnels: give at least one --tls NAME=HOST:PORT or --tcp [PORT=]HOST:PORT');
+    const ids = new Set<string>();
+    for (const t of tunnels) {
+      if (ids.has(t.id)) throw new Error(`tunnel ${t.id} is given twice`);
+      ids.add(t.id);
+    }
+    const keyPath = f.key ?? file.key;
+    const client = new AgentClient({
+      relay: parseHostPort(relayText, '127.0.0.1'),
+      relayKey: decodeKey(relayKeyText),
+      staticKey: keyPath ? readPrivateKeyFile(keyPath) : loadOrCreateKeyFile(join(stateDir(), 'agent.key')),
+      cipher,
+      tunnels,
+      logger: log,
+    });
+    client.start();
+    const stop = () => { client.stop().then(() => process.exit(0), () => process.exit(1)); };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    log.fatal({ code: err.code, error: err.message }, `relay agent: ${err.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
+import { loadRelayConfig, type RelayFileConfig } from '../relay/config.js';
+import { RelayServer } from '../relay/server.js';
+import { parseHostPort, parsePortRange } from '../net/address.js';
+import { stateDir, intOption } from './state.js';
+
+interface ServeFlags {
+  key?: string; tlsListen?: string; agentListen?: string; adminListen?: string; tcpPorts?: string; tcpHost?: string;
+  config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number;
+  maxConnsPerIp?: number; maxConnsPerTunnel?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program.command('serve')
+    .description('run the public relay: TLS/SNI and TCP tunnel listeners, agent listener, admin HTTP')
+    .option('--key <file>', 'relay private key (default: $RELAY_HOME/relay.key, created on first run)')
+    .option('--tls-listen <addr>', 'public TLS/SNI listener, or "off" (default 0.0.0.0:8443)')
+    .option('--agent-listen <addr>', 'agent (Noise) listener (default 0.0.0.0:7835)')
+    .option('--tcp-ports <range>', 'public ports for TCP tunnels, e.g. 20000-20999')
+    .option('--tcp-host <host>', 'address TCP tunnel ports bind to (default: the TLS listener\'s host)')
+    .option('--admin-listen <addr>', 'admin HTTP: /healthz, /api/tunnels, /metrics; or "off" (default 127.0.0.1:7836)')
+    .option('--config <file>', 'relay config file (TOML): settings and [[agents]] grants')
+    .option('--allow-any-agent', 'development mode: any agent key may claim any free name or port')
+    .option('--public-host <name>', 'host name shown in tunnel URLs and addresses')
+    .option('--client-hello-timeout <ms>', 'deadline for a complete ClientHello (default 10000)', intOption('--client-hello-timeout'))
+    .option('--idle-timeout <ms>', 'close public connections idle this long (default 0: never)', intOption('--idle-timeout'))
+    .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 0: no limit)', intOption('--max-conns-per-ip'))
+    .option('--max-conns-per-tunnel <n>', 'open public connections per tunnel (default 0: no limit)', intOption('--max-conns-per-tunnel'))
+    .option('--drain-timeout <ms>', 'on SIGTERM, how long open connections may finish (default 30000)', intOption('--drain-timeout'))
+    .option('--lease <ms>', 'how long a disconnected agent keeps its names and ports (default 600000)', intOption('--lease'))
+    .option('--dev', 'development defaults: loopback listeners, --allow-any-agent, TCP ports 20000-20099')
+    .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
+    .action(async (flags: ServeFlags) => { await serve(flags); });
+}
+
+async function serve(f: ServeFlags): Promise<void> {
+  const log = createLogger({ pretty: f.pretty || undefined });
+  let file: RelayFileConfig = { agents: [] };
+  try {
+    if (f.config) file = loadRelayConfig(f.config);
+    const dev = f.dev ?? false;
+    const tlsText = f.tlsListen ?? file.tlsListen ?? (dev ? '127.0.0.1:8443' : '0.0.0.0:8443');
+    const adminText = f.adminListen ?? file.adminListen ?? '127.0.0.1:7836';
+    const tcpText = f.tcpPorts ?? file.tcpPorts ?? (dev ? '20000-20099' : undefined);
+    const keyPath = f.key ?? file.key;
+    const allowAnyAgent = f.allowAnyAgent ?? file.allowAnyAgent ?? dev;
+    const staticKey = keyPath ? readPrivateKeyFile(keyPath) : loadOrCreateKeyFile(join(stateDir(), 'relay.key'));
+    const relay = new RelayServer({
+      staticKey,
+      tlsListen: tlsText === 'off' ? null : parseHostPort(tlsText),
+      agentListen: parseHostPort(f.agentListen ?? file.agentListen ?? (dev ? '127.0.0.1:7835' : '0.0.0.0:7835')),
+      adminListen: adminText === 'off' ? null : parseHostPort(adminText, '127.0.0.1'),
+      tcpPorts: tcpText ? parsePortRange(tcpText) : null,
+      tcpHost: f.tcpHost,
+      publicHost: f.publicHost ?? file.publicHost,
+      allowAnyAgent,
+      grants: file.agents,
+      clientHelloTimeoutMs: f.clientHelloTimeout ?? file.clientHelloTimeoutMs,
+      idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
+      maxConnsPerIp: f.maxConnsPerIp ?? file.maxConnsPerIp,
+      maxConnsPerTunnel: f.maxConnsPerTunnel ?? file.maxConnsPerTunnel,
+      drainTimeoutMs: f.drainTimeout ?? file.drainTimeoutMs,
+      leaseMs: f.lease ?? file.leaseMs,
+      logger: log,
+    });
+    await relay.start();
+    const a = relay.addresses;
+    log.info({ event: 'relay.ready', tls: a.tls, agent: a.agent, admin: a.admin, publicKey: relay.publicKey, tcpPorts: tcpText ?? null, allowAnyAgent },
+      `relay ready; agents connect with:\n  relay agent --relay ${a.agent.replace(/^0\.0\.0\.0:|^\[::\]:/, 'RELAY_HOST:')} --relay-key ${relay.publicKey} --tls NAME=127.0.0.1:PORT`);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) { process.exit(1); }
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      relay.drain().then(() => { log.info({ event: 'relay.stopped' }, 'stopped'); process.exit(0); }, () => process.exit(1));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    log.fatal({ code: err.code, error: err.message }, `relay serve: ${err.message}`);
+    process.exit(1);
+  }
+}

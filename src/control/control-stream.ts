@@ -1,0 +1,29 @@
+import type { Stream } from '../mux/stream.js';
+import { LineDecoder, encodeLine, type RegisterMessage, type RegisteredMessage } from './messages.js';
+
+/**
+ * Lines of JSON over one mux stream (docs/protocol.md "Control stream"). A bad line or an
+ * over-long one resets the stream; `onError` tells the owner, who ends the session.
+ */
+export class ControlStream {
+  onLine: (line: string) => void = () => {};
+  onError: (error: Error) => void = () => {};
+  private readonly decoder = new LineDecoder();
+
+  constructor(readonly stream: Stream) {
+    stream.onData = (chunk) => {
+      let lines: string[];
+      try { lines = this.decoder.push(chunk); } catch (e) { this.fail(e as Error); return; }
+      for (const l of lines) {
+        try { this.onLine(l); } catch (e) { this.fail(e as Error); return; }
+      }
+    };
+  }
+
+  send(m: RegisterMessage | RegisteredMessage): void { this.stream.write(encodeLine(m)); }
+
+  private fail(e: Error): void {
+    this.stream.destroy(e);
+    this.onError(e);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Counters and gauges, rendered as Prometheus text (exposition format 0.0.4). Labels are fixed
+ * small sets (a reason code, a tunnel type): never a peer-chosen string, so the series count is
+ * bounded by the code, not by the internet.
+ */
+type Labels = Record<string, string>;
+
+function key(name: string, labels?: Labels): string {
+  if (!labels) return name;
+  const parts = Object.keys(labels).sort().map((k) => `${k}="${labels[k].replace(/["\\\n]/g, '_')}"`);
+  return `${name}{${parts.join(',')}}`;
+}
+
+export class Metrics {
+  private readonly counters = new Map<string, number>();
+  private readonly help = new Map<string, string>();
+  private readonly gauges = new Map<string, () => number>();
+
+  describe(name: string, help: string): void { this.help.set(name, help); }
+
+  inc(name: string, labels?: Labels, by = 1): void {
+    const k = key(name, labels);
+    this.counters.set(k, (this.counters.get(k) ?? 0) + by);
+  }
+
+  get(name: string, labels?: Labels): number { return this.counters.get(key(name, labels)) ?? 0; }
+
+  gauge(name: string, read: () => number): void { this.gauges.set(name, read); }
+
+  render(): string {
+    const lines: string[] = [];
+    const byName = new Map<string, string[]>();
+    for (const [k, v] of this.counters) {
+      const n = k.replace(/\{.*$/, '');
+      (byName.get(n) ?? byName.set(n, []).get(n)!).push(`${k} ${v}`);
+    }
+    for (const [n, rows] of byName) {
+      if (this.help.has(n)) lines.push(`# HELP ${n} ${this.help.get(n)}`);
+      lines.push(`# TYPE ${n} counter`, ...rows);
+    }
+    for (const [n, read] of this.gauges) {
+      if (this.help.has(n)) lines.push(`# HELP ${n} ${this.help.get(n)}`);
+      lines.push(`# TYPE ${n} gauge`, `${n} ${read()}`);
+    }
+    return lines.join('\n') + '\n';
+  }
+}
