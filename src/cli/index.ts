@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { registerServe } from './serve.js';
 import { registerAgent } from './agent.js';
+import { registerBench } from './bench.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerAgent(program);
   program.command('keygen').description('generate an X25519 key pair').allowUnknownOption().action(notBuilt('keygen'));
-  program.command('bench').description('measure a tunnel against a direct connection').allowUnknownOption().action(notBuilt('bench'));
+  registerBench(program);
   return program;
 }
 
