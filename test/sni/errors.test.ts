@@ -58,6 +58,15 @@ t.test('TOO_LARGE', async (t) => {
   const r = new ClientHelloReader();
   for (let i = 0; i < 8; i++) t.equal(r.push(huge.subarray(i, i + 1)), null);
   t.throws(() => r.push(huge.subarray(8)), { code: 'TOO_LARGE' }, 'on the last length byte');
+  // Early too when the declared length needs one more record header than the bound leaves room for:
+  // a hello in two records (total N + 10) with maxBytes N + 9 fails on the handshake header.
+  const two = wrapRecords(buildHandshake({}), 100);
+  const n = two.length - 10;
+  t.equal(two.readUInt16BE(3), 100, 'first record holds 100 bytes, the rest follows');
+  const early = new ClientHelloReader({ maxBytes: n + 9 });
+  t.equal(early.push(two.subarray(0, 8)), null);
+  t.throws(() => early.push(two.subarray(8, 9)), { code: 'TOO_LARGE' }, 'on byte 9, before any body');
+  t.equal(new ClientHelloReader({ maxBytes: n + 10 }).push(two)?.serverName, 'built.example.com');
   // Default 16 KiB: a hello of 20 KB spread over two full records.
   const big = buildHello({ extensions: [[21, Buffer.alloc(20000)]] });
   t.equal(code(() => parseClientHello(big)), 'TOO_LARGE');
