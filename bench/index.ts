@@ -15,8 +15,8 @@ for (const file of suites) {
   const mod = (await import(pathToFileURL(here + file).href)) as { run: () => Promise<Bench> };
   const bench = await mod.run();
   for (const task of bench.tasks) {
-    const r = task.result as { throughput?: { median?: number }; latency?: { median?: number } } | undefined;
-    rows.push({ suite: bench.name ?? file, task: task.name, 'ops/s (median)': Math.round(r?.throughput?.median ?? NaN), 'latency median (µs)': Number(((r?.latency?.median ?? NaN) * 1000).toFixed(2)) });
+    const r = task.result as { throughput?: { p50?: number }; latency?: { p50?: number } } | undefined;
+    rows.push({ suite: bench.name ?? file, task: task.name, 'ops/s (median)': Math.round(r?.throughput?.p50 ?? NaN), 'latency median (µs)': Number(((r?.latency?.p50 ?? NaN) * 1000).toFixed(2)) });
   }
 }
 console.log(`node ${process.version}, ${process.platform}/${process.arch}, ${new Date().toISOString().slice(0, 10)}`);
