@@ -12,3 +12,5 @@ export { nobleBackend } from './backend-noble.js';
 export type { BackendName, CipherFunctionName, HashFunctionName, CryptoBackend, CipherFunctions, HashFunctions, DhFunctions } from './backend.js';
 export { NoiseError, type NoiseErrorCode } from './errors.js';
 export type { MessageChannel } from './message-channel.js';
+export { NoiseChannel, NoiseResponder, connectChannel, MAX_PLAINTEXT, type ChannelOptions, type CipherName } from './channel.js';
+export { generateKeyPair, publicKeyFromPrivate, encodeKey, decodeKey, writePrivateKeyFile, readPrivateKeyFile, loadOrCreateKeyFile, type KeyPair } from './keys.js';
