@@ -45,7 +45,7 @@ export interface HandshakeOptions {
   initiator: boolean;
   /** Noise §6: data both sides must agree on, bound into the handshake hash. */
   prologue: Uint8Array;
-  /** Local static private key (32 bytes). */
+  /** Local static private key (32 bytes); not copied: do not change it while the handshake runs. */
   s?: Uint8Array;
   /**
    * TESTS ONLY: a fixed local ephemeral private key, for the published test vectors. Never set it
@@ -89,8 +89,10 @@ export class HandshakeState {
     this.pattern = proto.pattern;
     this.dh = backend.dh(proto.dh);
     this.ss = new SymmetricState(opts.protocolName, backend.cipher(proto.cipher), backend.hash(proto.hash));
-    this.s = opts.s ? { privateKey: Uint8Array.from(opts.s), publicKey: this.dh.publicKey(opts.s) } : null;
-    this.e = opts.e ? { privateKey: Uint8Array.from(opts.e), publicKey: this.dh.publicKey(opts.e) } : null;
+    // s is used as given, not copied, so that a backend can cache its imported form across handshakes.
+    this.s = opts.s ? { privateKey: opts.s, publicKey: this.dh.publicKey(opts.s) } : null;
+    const e = opts.e ? Uint8Array.from(opts.e) : null;
+    this.e = e ? { privateKey: e, publicKey: this.dh.publicKey(e) } : null;
     this.rs = opts.rs ? checkPublic(opts.rs) : null;
     this.re = opts.re ? checkPublic(opts.re) : null;
     this.ss.mixHash(opts.prologue);
