@@ -69,6 +69,9 @@ export class NoiseChannel implements MessageChannel {
   readonly handshakeHash: Buffer;
   readonly socket: Socket;
   readonly initiator: boolean;
+  /** Rekeys this side has signalled, and the peer's it has followed (Noise §11.3). */
+  rekeysSent = 0;
+  rekeysReceived = 0;
 
   onMessage: (message: Buffer) => void = () => {};
   onDrain: () => void = () => {};
@@ -152,6 +155,7 @@ export class NoiseChannel implements MessageChannel {
     const [ct, tag] = this.sendCs.encryptWithAdParts(EMPTY, EMPTY);
     this.writeFrame(ct, tag);
     this.sendCs.rekey();
+    this.rekeysSent++;
     this.sentUnderKey = 0;
     this.sendKeyAt = Date.now();
   }
@@ -186,7 +190,7 @@ export class NoiseChannel implements MessageChannel {
           this.destroy(err instanceof NoiseError ? err : new NoiseError('DECRYPT_FAILED', 'message authentication failed'));
           break;
         }
-        if (plaintext.length === 0) { this.recvCs.rekey(); continue; } // the peer's rekey marker
+        if (plaintext.length === 0) { this.recvCs.rekey(); this.rekeysReceived++; continue; } // the peer's rekey marker
         this.onMessage(plaintext);
       }
     } finally {
