@@ -22,7 +22,7 @@ export function keygen(opts: { out?: string }): void {
     } else {
       const kp = generateKeyPair();
       process.stdout.write(`${encodeKey(kp.privateKey)}\n`);
-      process.stderr.write(`public key: ${encodeKey(kp.publicKey)}\n`);
+      process.stderr.write(`${encodeKey(kp.publicKey)}\n`); // bare, so `2>pub` is usable as is
     }
   } catch (err) {
     fail(err, 'keygen');

@@ -44,7 +44,7 @@ t.test('relay keygen without --out: private key on stdout, public key on stderr'
   const priv = r.stdout.trim();
   t.match(priv, KEY);
   t.equal(r.stdout.split('\n').filter(Boolean).length, 1);
-  t.match(r.stderr, pub(priv));
+  t.equal(r.stderr, `${pub(priv)}\n`, 'stderr is exactly the public key line');
 });
 
 t.test('relay pubkey refuses a group/world-readable key and never prints key material', async (t) => {
