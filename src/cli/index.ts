@@ -3,18 +3,11 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { registerServe } from './serve.js';
 import { registerAgent } from './agent.js';
+import { registerKeyCommands } from './keygen.js';
 import { registerBench } from './bench.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
-
-/** A subcommand whose issue has not landed yet: says so and fails, never pretends. */
-function notBuilt(name: string): () => never {
-  return () => {
-    process.stderr.write(`relay ${name}: not built yet in this version\n`);
-    process.exit(2);
-  };
-}
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,7 +17,7 @@ export function buildProgram(): Command {
     .version(version);
   registerServe(program);
   registerAgent(program);
-  program.command('keygen').description('generate an X25519 key pair').allowUnknownOption().action(notBuilt('keygen'));
+  registerKeyCommands(program);
   registerBench(program);
   return program;
 }
