@@ -569,10 +569,10 @@ export class Session implements FrameSink, StreamHost {
 
   private flushData(): void {
     const p = this.packer;
-    const ready = this.ready;
     const low = this.writeHighWaterMark / 2;
-    while (this.readyHead < ready.length) {
+    while (this.readyHead < this.ready.length) {
       if (this.blocked) return;
+      const ready = this.ready; // compactReady may replace the array
       const s = ready[this.readyHead];
       if (s._closed) {
         ready[this.readyHead++] = undefined as unknown as Stream;
