@@ -262,6 +262,9 @@ export class Session implements FrameSink, StreamHost {
     if (!this.takeSessionCredit(n)) return false;
     s._recvWindow -= n;
     if (n === 0) return true;
+    // A small view would pin its whole message (up to 64 KiB) while it waits in a queue or a
+    // socket buffer: copy it, so memory held stays within 4x the bytes the windows allow.
+    if (n * 4 < payload.buffer.byteLength) payload = Buffer.from(payload);
     if (s._receive(payload)) this.recvBuffered += n;
     return !this.closed;
   }
