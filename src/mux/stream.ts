@@ -78,6 +78,10 @@ export class Stream {
   get readableLength(): number {
     return this._recvBuffered;
   }
+  /** The stream's current receive window (auto-tuned from initialStreamWindow up to maxStreamWindow). */
+  get receiveWindow(): number {
+    return this._recvMax;
+  }
   /** Bytes written but not yet packed into frames. */
   get writableLength(): number {
     return this._sendQueued;
