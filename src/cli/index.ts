@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { registerKeyCommands } from './keygen.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     .version(version);
   program.command('serve').description('run the public relay').allowUnknownOption().action(notBuilt('serve'));
   program.command('agent').description('run an agent next to private services').allowUnknownOption().action(notBuilt('agent'));
-  program.command('keygen').description('generate an X25519 key pair').allowUnknownOption().action(notBuilt('keygen'));
+  registerKeyCommands(program);
   program.command('bench').description('measure a tunnel against a direct connection').allowUnknownOption().action(notBuilt('bench'));
   return program;
 }
