@@ -15,9 +15,10 @@ const noop = (): void => {};
 
 /**
  * One multiplexed, flow-controlled byte stream, both directions, with half-close. Hooks are
- * plain callbacks (one consumer: usually `splice`), measured faster than a Node Duplex on the
- * hot path (docs/performance.md "Mux"). Data that arrives while the stream is paused, or before
- * `onData` is set, is buffered against the stream's window; `resume()` delivers it.
+ * plain callbacks (one consumer: usually `splice`): no per-chunk write callbacks and a direct
+ * coupling of pause/resume to credit (docs/performance.md "Mux" compares it with a Duplex).
+ * Data that arrives while the stream is paused, or before `onData` is set, is buffered against
+ * the stream's window; `resume()` delivers it.
  */
 export class Stream {
   /** Odd when the client side opened it, even for the server side. */
