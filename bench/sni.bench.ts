@@ -25,13 +25,13 @@ function readAll(chunks: Buffer[]): string | null {
 }
 
 /** Builds the suite and runs it; returns the Bench so that bench/index.ts can collect suites. */
-export async function run(opts: { time?: number } = {}): Promise<Bench> {
+export async function run(time = 500): Promise<Bench> {
   const hellos = {
     [`typical ${load('curl.hex').length} B`]: load('curl.hex'),
     [`large PQ ${load('chromium.hex').length} B`]: load('chromium.hex'),
     [`3 records ${load('openssl-multirecord.hex').length} B`]: load('openssl-multirecord.hex'),
   };
-  const bench = new Bench({ name: 'sni', time: opts.time ?? 500, warmupTime: 100 });
+  const bench = new Bench({ name: 'sni', time, warmupTime: 100 });
   for (const [label, hello] of Object.entries(hellos)) {
     const one = chunksOf(hello, 1);
     const k512 = chunksOf(hello, 512);

@@ -1,0 +1,174 @@
+// The multiplex wire format: docs/protocol.md "Multiplex". Every frame is an 8-byte header
+// (type u8, flags u8, length u16, stream id u32, big-endian) and `length` payload bytes. Frames
+// never span channel messages; one message carries as many whole frames as fit.
+
+export const HEADER_SIZE = 8;
+
+/** Frame types, indexing the session's dispatch table. */
+export const FrameType = {
+  DATA: 0,
+  OPEN: 1,
+  WINDOW_UPDATE: 2,
+  FIN: 3,
+  RST: 4,
+  PING: 5,
+  PONG: 6,
+  GO_AWAY: 7,
+  CLOSE: 8,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+export const FRAME_TYPE_COUNT = 9;
+export const FRAME_NAMES = ['DATA', 'OPEN', 'WINDOW_UPDATE', 'FIN', 'RST', 'PING', 'PONG', 'GO_AWAY', 'CLOSE'] as const;
+
+/** Credit every stream, and the session, starts with in each direction (docs/protocol.md "Flow control"). */
+export const INITIAL_WINDOW = 256 * 1024;
+/** Windows and increments are bounded so that counters stay exact small integers. */
+export const MAX_WINDOW = 0x7fffffff;
+export const PING_PAYLOAD_SIZE = 8;
+
+/** RST reason codes (docs/protocol.md "RST"). Applications may use others. */
+export const ResetCode = {
+  /** Closed by its user with no error (`destroy()`). */
+  CANCEL: 0,
+  /** Local error (e.g. the spliced socket failed). */
+  INTERNAL: 1,
+  /** Open refused: the receiver is at maxStreams. */
+  REFUSED_TOO_MANY: 2,
+  /** Open refused: the receiver sent GO_AWAY. */
+  REFUSED_GOING_AWAY: 3,
+  /** The agent could not reach its target. */
+  CONNECT_FAILED: 4,
+  /** Open refused: metadata invalid or too large. */
+  BAD_METADATA: 5,
+} as const;
+
+/** GO_AWAY codes. */
+export const GoAwayCode = { NORMAL: 0, PROTOCOL_ERROR: 1, INTERNAL: 2 } as const;
+
+/** What an open frame says about the customer connection it carries. */
+export interface OpenMetadata {
+  tunnelId: string;
+  clientAddress?: string;
+  clientPort?: number;
+  serverName?: string;
+}
+
+export function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
+  buf[off] = type;
+  buf[off + 1] = 0;
+  buf[off + 2] = length >>> 8;
+  buf[off + 3] = length & 0xff;
+  buf.writeUInt32BE(streamId, off + 4);
+  return off + HEADER_SIZE;
+}
+
+/**
+ * Open metadata: u8 len + tunnel id, u8 len + client address (0 = absent), u16 client port
+ * (0 = absent), u8 len + server name (0 = absent); strings UTF-8.
+ */
+export function encodeOpenMetadata(meta: OpenMetadata): Buffer {
+  const tunnel = Buffer.from(meta.tunnelId, 'utf8');
+  const addr = Buffer.from(meta.clientAddress ?? '', 'utf8');
+  const sni = Buffer.from(meta.serverName ?? '', 'utf8');
+  const port = meta.clientPort ?? 0;
+  if (tunnel.length < 1 || tunnel.length > 255) throw new RangeError('tunnelId must be 1..255 bytes');
+  if (addr.length > 255 || sni.length > 255) throw new RangeError('clientAddress and serverName must be at most 255 bytes');
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError('clientPort must be 0..65535');
+  const out = Buffer.allocUnsafe(1 + tunnel.length + 1 + addr.length + 2 + 1 + sni.length);
+  let o = 0;
+  out[o++] = tunnel.length;
+  o += tunnel.copy(out, o);
+  out[o++] = addr.length;
+  o += addr.copy(out, o);
+  out.writeUInt16BE(port, o);
+  o += 2;
+  out[o++] = sni.length;
+  sni.copy(out, o);
+  return out;
+}
+
+/** Decodes open metadata; returns a reason string when it is malformed. */
+export function decodeOpenMetadata(buf: Buffer): OpenMetadata | string {
+  let o = 0;
+  const str = (what: string): string | undefined => {
+    if (o >= buf.length) return undefined;
+    const n = buf[o++];
+    if (o + n > buf.length) return undefined;
+    const s = buf.toString('utf8', o, o + n);
+    o += n;
+    return s;
+  };
+  const tunnelId = str('tunnelId');
+  if (tunnelId === undefined || tunnelId.length === 0) return 'bad tunnel id';
+  const clientAddress = str('clientAddress');
+  if (clientAddress === undefined || o + 2 > buf.length) return 'bad client address';
+  const clientPort = buf.readUInt16BE(o);
+  o += 2;
+  const serverName = str('serverName');
+  if (serverName === undefined) return 'bad server name';
+  if (o !== buf.length) return 'trailing metadata bytes';
+  const meta: OpenMetadata = { tunnelId };
+  if (clientAddress) meta.clientAddress = clientAddress;
+  if (clientPort) meta.clientPort = clientPort;
+  if (serverName) meta.serverName = serverName;
+  return meta;
+}
+
+/** Receives the frames of one message; returning false stops parsing (the session failed). */
+export interface FrameSink {
+  frame(type: number, flags: number, streamId: number, payload: Buffer): boolean;
+  /** The message ends inside a frame header or payload. */
+  truncated(offset: number): void;
+}
+
+/**
+ * Splits one decrypted message into frames. Payloads are views into `message` (no copy): the
+ * channel never reuses a message buffer, so holding them is safe.
+ */
+export function parseFrames(message: Buffer, sink: FrameSink): void {
+  const end = message.length;
+  let off = 0;
+  while (off < end) {
+    if (end - off < HEADER_SIZE) return sink.truncated(off);
+    const len = (message[off + 2] << 8) | message[off + 3];
+    const start = off + HEADER_SIZE;
+    if (start + len > end) return sink.truncated(off);
+    const id = message.readUInt32BE(off + 4);
+    if (!sink.frame(message[off], message[off + 1], id, message.subarray(start, start + len))) return;
+    off = start + len;
+  }
+}
+
+/**
+ * Packs frames into one reusable message buffer; `take()` hands out the packed bytes as a view
+ * that is valid until the next `put` (MessageChannel.send does not retain it).
+ */
+export class FramePacker {
+  readonly buf: Buffer;
+  offset = 0;
+  constructor(readonly maxMessageSize: number) {
+    this.buf = Buffer.allocUnsafe(maxMessageSize);
+  }
+  /** Payload bytes that still fit after one more header (may be negative). */
+  room(): number {
+    return this.buf.length - this.offset - HEADER_SIZE;
+  }
+  /** Header plus payload copied from `payload[start, end)`. Caller checks `room()`. */
+  put(type: number, streamId: number, payload?: Uint8Array, start = 0, end = payload ? payload.length : 0): void {
+    const len = end - start;
+    const o = writeHeader(this.buf, this.offset, type, len, streamId);
+    if (len > 0) this.buf.set(start === 0 && end === payload!.length ? payload! : payload!.subarray(start, end), o);
+    this.offset = o + len;
+  }
+  /** Header with a u32 payload (WINDOW_UPDATE, RST, GO_AWAY). */
+  putU32(type: number, streamId: number, value: number): void {
+    const o = writeHeader(this.buf, this.offset, type, 4, streamId);
+    this.buf.writeUInt32BE(value, o);
+    this.offset = o + 4;
+  }
+  take(): Buffer {
+    const m = this.buf.subarray(0, this.offset);
+    this.offset = 0;
+    return m;
+  }
+}

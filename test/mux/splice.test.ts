@@ -1,0 +1,162 @@
+// splice over real sockets: customer → public listener ⇄ stream ⇄ agent → TCP target.
+import t from 'tap';
+import net from 'node:net';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { ResetCode, splice, type Stream } from '../../src/mux/index.js';
+import { sessionPair, sha256, until } from './util.js';
+
+type Test = typeof t;
+
+async function listen(t: Test, onConn: (s: net.Socket) => void): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConn);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('error', () => {}); // resets are expected when a test tears down mid-transfer
+    s.on('close', () => sockets.delete(s));
+  });
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A relay-like public listener and an agent-like dialer around one session pair. */
+async function tunnel(t: Test, targetPort: number) {
+  const sp = await sessionPair();
+  t.teardown(sp.close);
+  const relaySockets: net.Socket[] = [];
+  const agentStreams: Stream[] = [];
+  const done: Array<Promise<Error | undefined>> = [];
+  sp.server.onStream = (stream) => {
+    agentStreams.push(stream);
+    stream.pause(); // hold data until the target is dialled
+    const target = net.connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    let connected = false;
+    target.once('connect', () => {
+      connected = true;
+      done.push(new Promise((r) => splice(target, stream, { onDone: r })));
+    });
+    target.once('error', () => {
+      if (!connected) stream.reset(ResetCode.CONNECT_FAILED);
+    });
+  };
+  const publicPort = await listen(t, (sock) => {
+    relaySockets.push(sock);
+    const stream = sp.client.openStream({ tunnelId: 'tcp', clientAddress: sock.remoteAddress, clientPort: sock.remotePort });
+    done.push(new Promise((r) => splice(sock, stream, { onDone: r })));
+  });
+  return { sp, publicPort, relaySockets, agentStreams, done };
+}
+
+function customer(port: number): net.Socket {
+  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true });
+  c.on('error', () => {}); // teardown resets the tunnel under it
+  t.teardown(() => c.destroy());
+  return c;
+}
+
+function readAll(sock: net.Socket): Promise<{ hash: string; bytes: number; error?: Error }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  let error: Error | undefined;
+  let ended = false;
+  sock.on('data', (c: Buffer) => (h.update(c), (bytes += c.length)));
+  sock.on('end', () => (ended = true));
+  sock.on('error', (e) => (error = e));
+  return new Promise((r) => sock.on('close', () => r({ hash: h.digest('hex'), bytes, error: error ?? (ended ? undefined : new Error('no end')) })));
+}
+
+t.test('echo through splice: exact bytes both ways, clean close on all four sockets', async (t) => {
+  const targetPort = await listen(t, (s) => s.pipe(s));
+  const tu = await tunnel(t, targetPort);
+  const body = randomBytes(6 * 1024 * 1024 + 3);
+  const c = customer(tu.publicPort);
+  const got = readAll(c);
+  c.end(body);
+  const r = await got;
+  t.equal(r.error, undefined);
+  t.equal(r.hash, sha256(body));
+  await until(() => tu.done.length === 2);
+  t.same(await Promise.all(tu.done), [undefined, undefined], 'both splices finished without error');
+  t.equal(tu.sp.client.streamCount + tu.sp.server.streamCount, 0);
+});
+
+t.test('half-close through splice: the reply comes after the request ends', async (t) => {
+  const targetPort = await listen(t, (s) => {
+    const h = createHash('sha256');
+    s.on('data', (c) => h.update(c));
+    s.on('end', () => s.end(`sha256=${h.digest('hex')}`)); // reply only after the client's FIN
+  });
+  const tu = await tunnel(t, targetPort);
+  const request = randomBytes(900_000);
+  const c = customer(tu.publicPort);
+  let reply = '';
+  c.on('data', (d) => (reply += d));
+  c.end(request);
+  await once(c, 'end');
+  t.equal(reply, `sha256=${sha256(request)}`);
+});
+
+t.test("a target that stops reading pushes back to the customer's TCP sender", async (t) => {
+  let targetSock: net.Socket | undefined;
+  const targetPort = await listen(t, (s) => {
+    targetSock = s;
+    s.pause(); // never reads
+  });
+  const tu = await tunnel(t, targetPort);
+  const c = customer(tu.publicPort);
+  const chunk = randomBytes(1024 * 1024);
+  let written = 0;
+  const write = (): void => {
+    while (written < 512 * 1024 * 1024) {
+      written += chunk.length;
+      if (!c.write(chunk)) return;
+    }
+  };
+  c.on('drain', write);
+  write();
+  // Steady state: the target's kernel buffers are full, the agent holds a full window, the
+  // relay's credit is spent and its socket paused, the customer's writes back up.
+  // (white box: _recvWindow is the credit the relay has left on this stream)
+  await until(() => tu.agentStreams.length === 1 && tu.agentStreams[0]._recvWindow === 0 && tu.relaySockets[0].isPaused());
+  const window = tu.agentStreams[0].receiveWindow;
+  t.ok(window <= tu.sp.server.config.maxStreamWindow, `window ${window} within maxStreamWindow`);
+  const relayRead = tu.relaySockets[0].bytesRead;
+  await tu.sp.client.ping();
+  await tu.sp.server.ping();
+  t.ok(tu.relaySockets[0].isPaused(), 'the relay stopped reading the customer');
+  t.equal(tu.relaySockets[0].bytesRead, relayRead, 'and reads nothing more');
+  t.ok(c.writableLength > 0, 'the customer has unsent data: its TCP sender is held back');
+  t.ok(relayRead < 64 * 1024 * 1024, `the relay took ${(relayRead / 1048576).toFixed(1)} MiB of the ${(written / 1048576).toFixed(0)} MiB written`);
+  t.ok(tu.agentStreams[0].readableLength <= window, `the agent holds ${tu.agentStreams[0].readableLength} bytes, at most its window`);
+  // Now the target reads: everything flows again.
+  targetSock!.resume();
+  await until(() => tu.relaySockets[0].bytesRead > relayRead + 8 * 1024 * 1024);
+  t.pass('flow resumes when the target reads');
+});
+
+t.test('a target that cannot be reached resets the customer connection', async (t) => {
+  // A port with nothing listening.
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const deadPort = (probe.address() as net.AddressInfo).port;
+  probe.close();
+  const tu2 = await tunnel(t, deadPort);
+  const c = customer(tu2.publicPort);
+  const r = readAll(c);
+  c.write('hello');
+  const res = await r;
+  t.ok(res.error, `the customer sees an error (${res.error?.message}), not a clean end`);
+});
+
+t.test('splice insists on allowHalfOpen', async (t) => {
+  const sp = await sessionPair();
+  t.teardown(sp.close);
+  const s = new net.Socket({ allowHalfOpen: false });
+  t.throws(() => splice(s, sp.client.openStream({ tunnelId: 'x' })), TypeError);
+});
