@@ -144,7 +144,7 @@ export class AgentClient {
     const spec = this.byId.get(stream.meta.tunnelId);
     if (!spec) {
       this.log.warn({ tunnelId: stream.meta.tunnelId.slice(0, 64) }, 'relay opened a stream for an unknown tunnel; reset');
-      stream.reset(ResetCode.REFUSED);
+      stream.reset(ResetCode.BAD_METADATA);
       return;
     }
     const local = net.connect({ host: spec.target.host, port: spec.target.port, allowHalfOpen: true, noDelay: true });
