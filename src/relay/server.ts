@@ -241,11 +241,15 @@ export class RelayServer {
         void this.register(agent, msg.tunnels).then((results) => {
           if (agent.closed) return;
           control!.send({ t: 'registered', tunnels: results });
-          if (!known) { control!.stream.end(); session.close(); }
+          // An unknown key gets its answer, then the session ends once the answer is through.
+          if (!known) {
+            control!.stream.end();
+            setTimeout(() => session.destroy(), 5_000).unref();
+          }
         });
       };
       stream.onEnd = () => stream.end();
-      stream.onClose = () => {};
+      stream.onClose = () => { if (!known) session.close(); };
     };
     session.onClose = (err) => {
       agent.closed = true;
