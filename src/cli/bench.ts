@@ -96,7 +96,7 @@ async function bench(f: BenchFlags): Promise<number> {
       progress('starting relay, agent and targets…');
       targets = await startTargets();
       const relay = new Child(['serve', '--allow-any-agent', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0',
-        '--admin-listen', 'off', '--tcp-ports', '40000-40999', '--tcp-host', '127.0.0.1'], { RELAY_HOME: home, RELAY_LOG_LEVEL: 'warn' });
+        '--admin-listen', 'off', '--tcp-ports', '40000-40999', '--tcp-host', '127.0.0.1'], { RELAY_HOME: home });
       children.push(relay);
       const ready = await relayReady(relay);
       const agent = new Child(['agent', '--relay', String(ready.agent), '--relay-key', String(ready.publicKey), '--cipher', f.cipher,
