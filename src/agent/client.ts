@@ -10,6 +10,9 @@ import { formatHostPort, type HostPort } from '../net/address.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { TunnelSpec } from './tunnels.js';
 
+/** Socket write buffer of the agent↔relay connection: a few Noise messages (docs/performance.md). */
+export const CHANNEL_WRITE_BUFFER = 256 * 1024;
+
 export interface AgentOptions {
   relay: HostPort;
   /** The relay's static public key, pinned (Noise IK: the handshake fails against any other). */
@@ -73,7 +76,10 @@ export class AgentClient {
     if (this.stopped) return;
     const { relay } = this.opts;
     const where = formatHostPort(relay.host, relay.port);
-    const socket = net.connect({ host: relay.host, port: relay.port, noDelay: true });
+    // A write buffer above one Noise message, so the mux is not held back after every message.
+    const socket = new net.Socket({ writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
+    socket.setNoDelay(true);
+    socket.connect({ host: relay.host, port: relay.port });
     this.socket = socket;
     const connectTimer = setTimeout(() => socket.destroy(new Error(`connect to ${where} timed out`)), this.opts.connectTimeoutMs ?? 10_000);
     socket.once('connect', () => clearTimeout(connectTimer));

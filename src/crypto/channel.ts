@@ -78,6 +78,7 @@ export class NoiseChannel implements MessageChannel {
   onClose: (error?: Error) => void = () => {};
 
   private readonly reader: FrameReader;
+  private readonly scratch = Buffer.allocUnsafe(MAX_NOISE_MESSAGE);
   private readonly sendCs: CipherState;
   private readonly recvCs: CipherState;
   private readonly rekeyAfterMessages: number;
@@ -151,6 +152,10 @@ export class NoiseChannel implements MessageChannel {
     }
   }
 
+  /** Batches the messages sent until `uncork` into one socket write (writev). */
+  cork(): void { this.socket.cork(); }
+  uncork(): void { this.socket.uncork(); }
+
   private sendRekey(): void {
     const [ct, tag] = this.sendCs.encryptWithAdParts(EMPTY, EMPTY);
     this.writeFrame(ct, tag);
@@ -179,7 +184,8 @@ export class NoiseChannel implements MessageChannel {
     this.delivering = true;
     try {
       while (!this.userPaused && !this.closed) {
-        const frame = this.reader.readFrame();
+        // The frame is decrypted at once into new memory, so a spanning one can reuse one buffer.
+        const frame = this.reader.readFrame(this.scratch);
         if (frame === null) break;
         if (frame.length < TAG_LEN) { this.destroy(new NoiseError('BAD_MESSAGE', 'transport message shorter than its tag')); break; }
         let plaintext: Buffer;

@@ -29,12 +29,16 @@ export class FrameReader {
     return (c[this.offset] << 8) | this.chunks[1][0];
   }
 
-  /** The next whole message body (without its length), or null when it has not all arrived. */
-  readFrame(): Buffer | null {
+  /**
+   * The next whole message body (without its length), or null when it has not all arrived.
+   * A message that spans chunks is copied into `scratch` when given (the caller then uses the
+   * result before the next call), else into new memory.
+   */
+  readFrame(scratch?: Buffer): Buffer | null {
     const len = this.peekLength();
     if (len < 0 || this.buffered < 2 + len) return null;
     this.skip(2);
-    return this.consume(len);
+    return this.consume(len, scratch);
   }
 
   private skip(n: number): void {
@@ -49,7 +53,7 @@ export class FrameReader {
     }
   }
 
-  private consume(n: number): Buffer {
+  private consume(n: number, scratch?: Buffer): Buffer {
     const c = this.chunks[0];
     if (n === 0) return Buffer.alloc(0);
     const avail = c.length - this.offset;
@@ -58,7 +62,7 @@ export class FrameReader {
       this.skip(n);
       return view;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = scratch !== undefined && scratch.length >= n ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const head = this.chunks[0];

@@ -13,6 +13,9 @@ export interface MessageChannel {
    * socket's write buffer is above its high-water mark: stop sending until `onDrain`.
    */
   send(message: Uint8Array): boolean;
+  /** Optional batching: messages sent between `cork` and `uncork` leave in one socket write. */
+  cork?(): void;
+  uncork?(): void;
   /** One decrypted message; `message` may be a view into a buffer that the channel does not reuse. */
   onMessage: (message: Buffer) => void;
   /** The socket's write buffer drained below its high-water mark. */

@@ -16,6 +16,7 @@ import { Metrics } from './metrics.js';
 import { createAdminServer } from './admin.js';
 import { AgentSession, TunnelBackend } from './agent-session.js';
 import type { AgentGrant } from './config.js';
+import { CHANNEL_WRITE_BUFFER } from '../agent/client.js';
 
 export interface RelayOptions {
   staticKey: KeyPair;
@@ -100,7 +101,7 @@ export class RelayServer {
   /** Binds every listener; resolves with the real addresses (port 0 gets one from the OS). */
   async start(): Promise<void> {
     const o = this.opts;
-    this.agentServer = net.createServer({ noDelay: true }, (s) => this.onAgentSocket(s));
+    this.agentServer = net.createServer({ noDelay: true, highWaterMark: CHANNEL_WRITE_BUFFER }, (s) => this.onAgentSocket(s));
     this.addresses.agent = await listen(this.agentServer, o.agentListen);
     if (o.tlsListen) {
       this.tlsServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onPublicTls(s));
