@@ -156,10 +156,14 @@ export class AgentClient {
     const local = net.connect({ host: spec.target.host, port: spec.target.port, allowHalfOpen: true, noDelay: true });
     this.locals.add(local);
     local.once('close', () => this.locals.delete(local));
+    let connected = false;
+    local.once('connect', () => { connected = true; });
+    // Registered before splice's own handler: a dial failure resets the stream with its own
+    // code (docs/protocol.md "RST"), so the relay can tell it from a failure mid-stream.
     local.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNREFUSED' || e.code === 'ETIMEDOUT') {
-        this.log.warn({ tunnel: spec.id, target: formatHostPort(spec.target.host, spec.target.port), code: e.code }, 'local target refused the connection');
-      }
+      if (connected) return;
+      this.log.warn({ tunnel: spec.id, target: formatHostPort(spec.target.host, spec.target.port), code: e.code }, 'local target unreachable');
+      stream.reset(ResetCode.CONNECT_FAILED, e);
     });
     splice(local, stream);
   }

@@ -19,8 +19,12 @@ export function parseTlsSpec(text: string): TunnelSpec {
   return { id: `tls:${hostname}`, type: 'tls', hostname, target };
 }
 
-/** `--tcp [PORT=]HOST:PORT` (PORT: the public port asked for; 0 or absent: the relay picks) */
-export function parseTcpSpec(text: string): TunnelSpec {
+/**
+ * `--tcp [PORT=]HOST:PORT` (PORT: the public port asked for; 0 or absent: the relay picks).
+ * `ordinal` (0-based, among the agent's TCP tunnels) makes the tunnel id: an opaque `tcp:N`, so
+ * the relay never learns what the agent dials, and the id stays the same across reconnects.
+ */
+export function parseTcpSpec(text: string, ordinal = 0): TunnelSpec {
   const eq = text.indexOf('=');
   let port = 0;
   if (eq >= 0) {
@@ -29,7 +33,7 @@ export function parseTcpSpec(text: string): TunnelSpec {
     port = Number(p);
   }
   const target = parseTarget(text.slice(eq + 1), '--tcp');
-  return { id: `tcp:${target.host}:${target.port}${port ? `@${port}` : ''}`, type: 'tcp', port, target };
+  return { id: `tcp:${ordinal + 1}`, type: 'tcp', port, target };
 }
 
 function parseTarget(text: string, flag: string): HostPort {

@@ -36,7 +36,7 @@ function agent(f: AgentFlags): void {
     if (!relayKeyText) throw new Error('--relay-key is required (the relay prints it when it starts)');
     const cipher = f.cipher ?? file.cipher ?? 'chachapoly';
     if (cipher !== 'chachapoly' && cipher !== 'aesgcm') throw new Error(`--cipher must be chachapoly or aesgcm, got ${JSON.stringify(cipher)}`);
-    const tunnels = [...[...file.tls, ...f.tls].map(parseTlsSpec), ...[...file.tcp, ...f.tcp].map(parseTcpSpec)];
+    const tunnels = [...[...file.tls, ...f.tls].map(parseTlsSpec), ...[...file.tcp, ...f.tcp].map((spec, i) => parseTcpSpec(spec, i))];
     if (tunnels.length === 0) throw new Error('no tunnels: give at least one --tls NAME=HOST:PORT or --tcp [PORT=]HOST:PORT');
     const ids = new Set<string>();
     for (const t of tunnels) {

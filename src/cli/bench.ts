@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { startTargets, type Targets } from '../bench/targets.js';
+import { startTargets, freePort, type Targets } from '../bench/targets.js';
 import { buildClientHello } from '../bench/client-hello.js';
 import { bulk, pingpong, connRate, idleMemory, type Route } from '../bench/measure.js';
 import { parseHostPort } from '../net/address.js';
@@ -95,13 +95,15 @@ async function bench(f: BenchFlags): Promise<number> {
     } else {
       progress('starting relay, agent and targets…');
       targets = await startTargets();
+      // Tunnel ports from the OS, asked for by the agent explicitly (the range only has to hold them).
+      const [pEcho, pSink] = [await freePort(), await freePort()];
       const relay = new Child(['serve', '--allow-any-agent', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0',
-        '--admin-listen', 'off', '--tcp-ports', '40000-40999', '--tcp-host', '127.0.0.1'], { RELAY_HOME: home });
+        '--admin-listen', 'off', '--tcp-ports', `${Math.min(pEcho, pSink)}-${Math.max(pEcho, pSink)}`, '--tcp-host', '127.0.0.1'], { RELAY_HOME: home });
       children.push(relay);
       const ready = await relayReady(relay);
       const agent = new Child(['agent', '--relay', String(ready.agent), '--relay-key', String(ready.publicKey), '--cipher', f.cipher,
         '--tls', `echo.bench.test=127.0.0.1:${targets.echoPort}`, '--tls', `sink.bench.test=127.0.0.1:${targets.sinkPort}`,
-        '--tcp', `127.0.0.1:${targets.echoPort}`, '--tcp', `127.0.0.1:${targets.sinkPort}`], { RELAY_HOME: home });
+        '--tcp', `${pEcho}=127.0.0.1:${targets.echoPort}`, '--tcp', `${pSink}=127.0.0.1:${targets.sinkPort}`], { RELAY_HOME: home });
       children.push(agent);
       const tcpEcho = await agent.wait('tunnel.ready', (l) => l.target === `127.0.0.1:${targets!.echoPort}` && l.type === 'tcp');
       const tcpSink = await agent.wait('tunnel.ready', (l) => l.target === `127.0.0.1:${targets!.sinkPort}` && l.type === 'tcp');

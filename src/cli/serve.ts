@@ -54,7 +54,7 @@ async function serve(f: ServeFlags): Promise<void> {
       agentListen: parseHostPort(f.agentListen ?? file.agentListen ?? (dev ? '127.0.0.1:7835' : '0.0.0.0:7835')),
       adminListen: adminText === 'off' ? null : parseHostPort(adminText, '127.0.0.1'),
       tcpPorts: tcpText ? parsePortRange(tcpText) : null,
-      tcpHost: f.tcpHost,
+      tcpHost: f.tcpHost ?? file.tcpHost,
       publicHost: f.publicHost ?? file.publicHost,
       allowAnyAgent,
       grants: file.agents,
@@ -69,7 +69,7 @@ async function serve(f: ServeFlags): Promise<void> {
     await relay.start();
     const a = relay.addresses;
     log.info({ event: 'relay.ready', tls: a.tls, agent: a.agent, admin: a.admin, publicKey: relay.publicKey, tcpPorts: tcpText ?? null, allowAnyAgent },
-      `relay ready; agents connect with:\n  relay agent --relay ${a.agent.replace(/^0\.0\.0\.0:|^\[::\]:/, 'RELAY_HOST:')} --relay-key ${relay.publicKey} --tls NAME=127.0.0.1:PORT`);
+      `relay ready; agents connect with:\n  relay agent --relay ${a.agent.replace(/^0\.0\.0\.0:|^\[::\]:/, `${f.publicHost ?? file.publicHost ?? 'RELAY_HOST'}:`)} --relay-key ${relay.publicKey} --tls NAME=127.0.0.1:PORT`);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) { process.exit(1); }

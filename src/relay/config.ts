@@ -23,6 +23,7 @@ export interface RelayFileConfig {
   agentListen?: string;
   adminListen?: string;
   tcpPorts?: string;
+  tcpHost?: string;
   allowAnyAgent?: boolean;
   publicHost?: string;
   clientHelloTimeoutMs?: number;
@@ -87,7 +88,7 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
   try { doc = parseToml(text) as Record<string, unknown>; } catch (e) {
     throw new ConfigError('CONFIG', `${source}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const known = new Set(['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'allow_any_agent', 'public_host',
+  const known = new Set(['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'tcp_host', 'allow_any_agent', 'public_host',
     'client_hello_timeout_ms', 'idle_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'drain_timeout_ms', 'lease_ms', 'agents']);
   for (const k of Object.keys(doc)) if (!known.has(k)) throw new ConfigError('CONFIG', `${source}: unknown setting ${JSON.stringify(k)}`);
   const agents = doc.agents ?? [];
@@ -98,6 +99,7 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
     agentListen: str(doc.agent_listen, 'agent_listen'),
     adminListen: str(doc.admin_listen, 'admin_listen'),
     tcpPorts: str(doc.tcp_ports, 'tcp_ports'),
+    tcpHost: str(doc.tcp_host, 'tcp_host'),
     allowAnyAgent: bool(doc.allow_any_agent, 'allow_any_agent'),
     publicHost: str(doc.public_host, 'public_host'),
     clientHelloTimeoutMs: num(doc.client_hello_timeout_ms, 'client_hello_timeout_ms'),

@@ -7,7 +7,7 @@ import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { readClientHello, unrecognizedNameAlert, SniError } from '../sni/index.js';
 import { Session, splice, type MuxConfig, type Stream } from '../mux/index.js';
 import { ControlStream } from '../control/control-stream.js';
-import { CONTROL_TUNNEL_ID, parseRegister, type TunnelRequest, type TunnelResult } from '../control/messages.js';
+import { CONTROL_TUNNEL_ID, MAX_TUNNELS_PER_AGENT, parseRegister, type TunnelRequest, type TunnelResult } from '../control/messages.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { HostRouter, Pool } from './router.js';
 import { Leases } from './leases.js';
@@ -284,6 +284,8 @@ export class RelayServer {
     const refuse = (code: string, message: string): TunnelResult => ({ id: req.id, ok: false, code, message });
     if (!this.authz.knows(agent.key)) return refuse('UNAUTHORIZED_KEY', `agent key ${agent.key} is not authorized on this relay (add it to the relay config's [[agents]], or run the relay with --allow-any-agent)`);
     if (agent.tunnels.has(req.id)) return refuse('DUPLICATE', `tunnel ${req.id} is already registered on this session`);
+    // The cap holds per session, whatever number of register lines it sends.
+    if (agent.tunnels.size >= MAX_TUNNELS_PER_AGENT) return refuse('TOO_MANY_TUNNELS', `at most ${MAX_TUNNELS_PER_AGENT} tunnels per agent session`);
     if (req.type === 'tls') {
       if (!this.opts.tlsListen) return refuse('NO_TLS_LISTENER', 'this relay has no TLS listener');
       const host = req.hostname;
@@ -391,6 +393,7 @@ export class RelayServer {
     this.tlsServer?.close();
     this.agentServer?.close();
     for (const t of this.ports.values()) t.server.close();
+    for (const a of this.agents) a.session.goAway(); // docs/protocol.md "GO_AWAY": no new streams
     const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 30_000);
     while (this.publicSockets.size > 0 && Date.now() < deadline) {
       await Promise.race([

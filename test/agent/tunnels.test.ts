@@ -5,7 +5,8 @@ import { parseHostPort, parsePortRange } from '../../src/net/address.js';
 
 t.test('tunnel specs', async (t) => {
   t.same(parseTlsSpec('App.Test.=127.0.0.1:8443'), { id: 'tls:app.test', type: 'tls', hostname: 'app.test', target: { host: '127.0.0.1', port: 8443 } });
-  t.same(parseTcpSpec('127.0.0.1:22'), { id: 'tcp:127.0.0.1:22', type: 'tcp', port: 0, target: { host: '127.0.0.1', port: 22 } });
+  t.same(parseTcpSpec('127.0.0.1:22'), { id: 'tcp:1', type: 'tcp', port: 0, target: { host: '127.0.0.1', port: 22 } });
+  t.equal(parseTcpSpec('127.0.0.1:22', 2).id, 'tcp:3', 'an opaque ordinal: the relay never learns the target');
   t.same(parseTcpSpec('20022=[::1]:22').target, { host: '::1', port: 22 });
   t.equal(parseTcpSpec('20022=[::1]:22').port, 20022);
   for (const bad of ['app.test', '=1.2.3.4:5', 'bad name=127.0.0.1:1', 'a.test=127.0.0.1:0', 'a.test=host']) {

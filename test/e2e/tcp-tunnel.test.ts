@@ -165,3 +165,19 @@ t.test('SIGTERM drains: open connections finish, new ones are refused, exit 0', 
   const exit = await relay.exited;
   t.equal(exit.code, 0);
 });
+
+t.test('a local target that refuses: the client is reset, never served a clean end', async (t) => {
+  const dead = await freePort(); // nothing listens there
+  const tcpPort = await freePort();
+  const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
+  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${dead}`]);
+  await agent.waitEvent('tunnel.ready');
+  const c = net.connect(tcpPort, '127.0.0.1');
+  let ended = false;
+  c.on('end', () => { ended = true; });
+  const err = await new Promise<Error | null>((r) => { c.once('error', r); c.once('close', () => r(null)); });
+  t.ok(err, `the client saw an error (${err?.message})`);
+  t.equal(ended, false);
+  const line = await agent.waitLine((l) => l.msg === 'local target unreachable');
+  t.equal(line.code, 'ECONNREFUSED');
+});
