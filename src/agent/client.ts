@@ -78,8 +78,7 @@ export class AgentClient {
     const where = formatHostPort(relay.host, relay.port);
     // A write buffer above one Noise message, so the mux is not held back after every message.
     const socket = new net.Socket({ writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
-    socket.setNoDelay(true);
-    socket.connect({ host: relay.host, port: relay.port });
+    socket.connect({ host: relay.host, port: relay.port, noDelay: true });
     this.socket = socket;
     const connectTimer = setTimeout(() => socket.destroy(new Error(`connect to ${where} timed out`)), this.opts.connectTimeoutMs ?? 10_000);
     socket.once('connect', () => clearTimeout(connectTimer));
