@@ -234,21 +234,29 @@ export class RelayServer {
         stream.destroy();
         return;
       }
-      control = new ControlStream(stream);
-      control.onError = (e) => { log.warn({ err: e.message }, 'bad control message; closing session'); session.destroy(e); };
-      control.onLine = (line) => {
+      const ctl = new ControlStream(stream);
+      control = ctl;
+      let answering = false; // a register is being answered: keep our side open for the answer
+      let peerEnded = false;
+      ctl.onError = (e) => { log.warn({ err: e.message }, 'bad control message; closing session'); session.destroy(e); };
+      ctl.onLine = (line) => {
         const msg = parseRegister(line);
-        void this.register(agent, msg.tunnels).then((results) => {
+        answering = true;
+        this.register(agent, msg.tunnels).then((results) => {
+          answering = false;
           if (agent.closed) return;
-          control!.send({ t: 'registered', tunnels: results });
+          ctl.send({ t: 'registered', tunnels: results });
           // An unknown key gets its answer, then the session ends once the answer is through.
-          if (!known) {
-            control!.stream.end();
-            setTimeout(() => session.destroy(), 5_000).unref();
-          }
+          if (!known || peerEnded) ctl.end();
+          if (!known) setTimeout(() => session.destroy(), 5_000).unref();
+        }).catch((e: unknown) => {
+          // A bug, not the agent's doing: log it and end this session rather than the process.
+          log.error({ err: e }, 'answering a register failed; closing session');
+          session.destroy(e instanceof Error ? e : new Error(String(e)));
         });
       };
-      stream.onEnd = () => stream.end();
+      // The agent may half-close right after its register (even in the same message): answer first.
+      stream.onEnd = () => { peerEnded = true; if (!answering) ctl.end(); };
       stream.onClose = () => { if (!known) session.close(); };
     };
     session.onClose = (err) => {
