@@ -7,7 +7,7 @@ import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { readClientHello, unrecognizedNameAlert, SniError } from '../sni/index.js';
 import { Session, splice, type MuxConfig, type Stream } from '../mux/index.js';
 import { ControlStream } from '../control/control-stream.js';
-import { CONTROL_TUNNEL_ID, parseRegister, type TunnelRequest, type TunnelResult } from '../control/messages.js';
+import { CONTROL_TUNNEL_ID, ControlError, parseRegister, type TunnelRequest, type TunnelResult } from '../control/messages.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { HostRouter, Pool } from './router.js';
 import { Leases } from './leases.js';
@@ -239,7 +239,13 @@ export class RelayServer {
       let answering = false; // a register is being answered: keep our side open for the answer
       let peerEnded = false;
       ctl.onError = (e) => { log.warn({ err: e.message }, 'bad control message; closing session'); session.destroy(e); };
+      let registered = false;
       ctl.onLine = (line) => {
+        // One register per session: the agent sends its whole list once. A second one could
+        // race the first (a TCP claim awaits its bind) and overwrite a tunnel id it holds,
+        // leaking that tunnel's lease and pool entry; it also lifts MAX_TUNNELS_PER_AGENT.
+        if (registered) throw new ControlError('CONTROL_PROTOCOL', 'control message: only one register per session');
+        registered = true;
         const msg = parseRegister(line);
         answering = true;
         this.register(agent, msg.tunnels).then((results) => {
