@@ -76,6 +76,8 @@ export class RelayServer {
   private agentServer: net.Server | null = null;
   private adminServer: http.Server | null = null;
   private draining = false;
+  /** Set while drain() waits for the last public connection. */
+  private onPublicIdle: (() => void) | null = null;
   readonly publicKey: string;
   addresses: { tls: string | null; agent: string; admin: string | null } = { tls: null, agent: '', admin: null };
 
@@ -134,6 +136,7 @@ export class RelayServer {
     socket.on('error', () => {}); // errors are handled by splice or by the close below
     socket.once('close', () => {
       this.publicSockets.delete(socket);
+      if (this.publicSockets.size === 0) this.onPublicIdle?.();
       const left = (this.perIp.get(ip) ?? 1) - 1;
       if (left > 0) this.perIp.set(ip, left); else this.perIp.delete(ip);
     });
@@ -404,12 +407,17 @@ export class RelayServer {
     this.tlsServer?.close();
     this.agentServer?.close();
     for (const t of this.ports.values()) t.server.close();
-    const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 30_000);
-    while (this.publicSockets.size > 0 && Date.now() < deadline) {
-      await Promise.race([
-        ...[...this.publicSockets].map((s) => once(s, 'close')),
-        new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref()),
-      ]);
+    // Wait for the last public socket to close (admit's close handler calls onPublicIdle), or
+    // the deadline: one timer, one callback, nothing added per socket. (Racing once(s, 'close')
+    // over the sockets rejected on the first socket 'error', e.g. a client's RST, and ended
+    // the drain at once with exit 1; it also added listeners to every socket at every turn.)
+    if (this.publicSockets.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.opts.drainTimeoutMs ?? 30_000);
+        function done(): void { clearTimeout(timer); resolve(); }
+        this.onPublicIdle = done;
+      });
+      this.onPublicIdle = null;
     }
     await this.close();
   }
