@@ -39,6 +39,11 @@ export interface RelayOptions {
   drainTimeoutMs?: number;
   leaseMs?: number;
   handshakeTimeoutMs?: number;
+  /**
+   * A session whose key the relay does not know lives only to hear why: it is ended this long
+   * after it opens, whether it registers or not (default 10 000 ms).
+   */
+  unknownAgentTimeoutMs?: number;
   mux?: Partial<MuxConfig>;
   logger: Logger;
 }
@@ -62,6 +67,10 @@ export class RelayServer {
   readonly router = new HostRouter<TunnelBackend>();
   readonly ports = new Map<number, PortTunnel>();
   readonly agents = new Set<AgentSession>();
+  /** Every socket on the agent listener, from accept (handshake included) to close. */
+  private readonly agentSockets = new Set<net.Socket>();
+  /** Every authenticated session, authorized or not: shutdown must end them all. */
+  private readonly sessions = new Set<AgentSession>();
   readonly metrics = new Metrics();
   private readonly leases: Leases;
   private readonly authz: Authorizer;
@@ -212,6 +221,8 @@ export class RelayServer {
   private onAgentSocket(socket: net.Socket): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     if (this.draining) { socket.destroy(); return; }
+    this.agentSockets.add(socket);
+    socket.once('close', () => this.agentSockets.delete(socket));
     this.responder.accept(socket).then((channel) => {
       const key = encodeKey(channel.remoteStaticKey);
       const session = new Session(channel, { role: 'server', config: this.opts.mux, logger: this.log.child({ part: 'mux', agent: key.slice(0, 8) }) });
@@ -228,6 +239,7 @@ export class RelayServer {
     const log = this.log.child({ agent: agent.name });
     const known = this.authz.knows(agent.key);
     if (known) this.agents.add(agent);
+    this.sessions.add(agent);
     log.info({ event: 'agent.connected', remote: agent.remote, cipher: agent.cipher, authorized: known }, 'agent connected');
     let control: ControlStream | null = null;
     session.onStream = (stream) => {
@@ -257,7 +269,6 @@ export class RelayServer {
           ctl.send({ t: 'registered', tunnels: results });
           // An unknown key gets its answer, then the session ends once the answer is through.
           if (!known || peerEnded) ctl.end();
-          if (!known) setTimeout(() => session.destroy(), 5_000).unref();
         }).catch((e: unknown) => {
           // A bug, not the agent's doing: log it and end this session rather than the process.
           log.error({ err: e }, 'answering a register failed; closing session');
@@ -268,13 +279,20 @@ export class RelayServer {
       stream.onEnd = () => { peerEnded = true; if (!answering) ctl.end(); };
       stream.onClose = () => { if (!known) session.close(); };
     };
-    session.onClose = (err) => {
+    const onClose = (err?: Error): void => {
       agent.closed = true;
       this.agents.delete(agent);
+      this.sessions.delete(agent);
       for (const t of agent.tunnels.values()) this.unregister(agent, t);
       agent.tunnels.clear();
       log.info({ event: 'agent.disconnected', remote: agent.remote, error: err?.message }, 'agent disconnected');
     };
+    if (known) session.onClose = onClose;
+    else {
+      const deadline = setTimeout(() => session.destroy(), this.opts.unknownAgentTimeoutMs ?? 10_000);
+      deadline.unref();
+      session.onClose = (err) => { clearTimeout(deadline); onClose(err); };
+    }
   }
 
   /** Answers a register request, tunnel by tunnel. */
@@ -422,14 +440,21 @@ export class RelayServer {
     await this.close();
   }
 
-  /** Closes every listener, connection and session at once. */
+  /**
+   * Closes every listener, connection and session at once: sessions get the authenticated
+   * close, and whatever is still open on the agent listener a moment later (a peer that does
+   * not answer CLOSE, a handshake in progress) is destroyed, so that nothing holds the exit.
+   */
   async close(): Promise<void> {
     this.draining = true;
     for (const s of this.publicSockets) s.destroy();
-    for (const a of this.agents) a.session.close();
+    for (const a of this.sessions) a.session.close();
+    const grace = setTimeout(() => { for (const s of this.agentSockets) s.destroy(); }, 1_000);
+    grace.unref();
     const servers = [this.tlsServer, this.agentServer, this.adminServer, ...[...this.ports.values()].map((t) => t.server)];
     this.adminServer?.closeAllConnections();
     await Promise.all(servers.map((s) => s && new Promise<void>((r) => s.close(() => r()))));
+    clearTimeout(grace);
   }
 }
 

@@ -1,7 +1,8 @@
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startDevRelay, startAgent } from '../helpers/proc.js';
+import { startDevRelay, startAgent, RelayProcess, tempHome } from '../helpers/proc.js';
+import { rawAgent } from '../helpers/raw-agent.js';
 import { freePort, listen } from '../helpers/net.js';
 
 t.test('SIGTERM drain: a connection reset meanwhile does not cut the others short', { timeout: 30_000 }, async (t) => {
@@ -31,4 +32,17 @@ t.test('SIGTERM drain: a connection reset meanwhile does not cut the others shor
   polite.end();
   const exit = await relay.exited;
   t.equal(exit.code, 0, 'exit 0 once the open connection finished');
+});
+
+t.test('SIGTERM: an agent session with an unknown key that never registers does not hold the exit', { timeout: 30_000 }, async (t) => {
+  const relay = new RelayProcess(['serve', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0', '--admin-listen', 'off',
+    '--drain-timeout', '500'], { RELAY_HOME: tempHome() });
+  t.teardown(() => relay.stop('SIGKILL'));
+  const ready = await relay.waitEvent('relay.ready');
+  const a = await rawAgent(String(ready.agent), String(ready.publicKey)); // no [[agents]]: this key is unknown
+  await relay.waitEvent('agent.connected');
+  relay.child.kill('SIGTERM');
+  const exit = await relay.exited;
+  t.equal(exit.code, 0, 'the relay exits');
+  await a.closed;
 });
