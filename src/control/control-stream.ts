@@ -20,7 +20,24 @@ export class ControlStream {
     };
   }
 
-  send(m: RegisterMessage | RegisteredMessage): void { this.stream.write(encodeLine(m)); }
+  private ended = false;
+
+  /**
+   * Sends one message; false (and nothing sent) once this side has ended the stream or the
+   * stream is gone, so an answer that comes due late never throws "write after end".
+   */
+  send(m: RegisterMessage | RegisteredMessage): boolean {
+    if (this.ended || this.stream.destroyed) return false;
+    this.stream.write(encodeLine(m));
+    return true;
+  }
+
+  /** Half-closes this side (idempotent); nothing can be sent after it. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stream.end();
+  }
 
   private fail(e: Error): void {
     this.stream.destroy(e);

@@ -1,5 +1,5 @@
 import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { nodeBackend } from './backend-node.js';
 import { NoiseError } from './errors.js';
 
@@ -62,13 +62,20 @@ export function writePrivateKeyFile(path: string, kp: KeyPair = generateKeyPair(
  * (mode & 0o077) with a message saying how to fix it; the file's contents never appear in errors.
  */
 export function readPrivateKeyFile(path: string): KeyPair {
+  // `--key "$(cat agent.key)"` is an easy mistake: never put such a "path" in a message (logs).
+  const looksLikeKey = KEY_TEXT.test(basename(path.trim()));
+  const shown = looksLikeKey ? '(not shown: it looks like a key)' : path;
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (looksLikeKey) {
+      throw new NoiseError('KEY_FILE', 'the key file path looks like a key itself: give the path of a file that holds the key (relay keygen --out FILE)', { cause: err });
+    }
     throw new NoiseError('KEY_FILE', `cannot open key file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? 'error'}`, { cause: err });
   }
+  path = shown;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new NoiseError('KEY_FILE', `key file ${path} is not a regular file`);

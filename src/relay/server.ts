@@ -1,13 +1,12 @@
 import net from 'node:net';
 import type http from 'node:http';
-import { once } from 'node:events';
 import type { Logger } from '../log.js';
 import { NoiseResponder } from '../crypto/channel.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { readClientHello, unrecognizedNameAlert, SniError } from '../sni/index.js';
 import { Session, splice, type MuxConfig, type Stream } from '../mux/index.js';
 import { ControlStream } from '../control/control-stream.js';
-import { CONTROL_TUNNEL_ID, MAX_TUNNELS_PER_AGENT, parseRegister, type TunnelRequest, type TunnelResult } from '../control/messages.js';
+import { CONTROL_TUNNEL_ID, ControlError, MAX_TUNNELS_PER_AGENT, parseRegister, type TunnelRequest, type TunnelResult } from '../control/messages.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { HostRouter, Pool } from './router.js';
 import { Leases } from './leases.js';
@@ -40,6 +39,11 @@ export interface RelayOptions {
   drainTimeoutMs?: number;
   leaseMs?: number;
   handshakeTimeoutMs?: number;
+  /**
+   * A session whose key the relay does not know lives only to hear why: it is ended this long
+   * after it opens, whether it registers or not (default 10 000 ms).
+   */
+  unknownAgentTimeoutMs?: number;
   mux?: Partial<MuxConfig>;
   logger: Logger;
 }
@@ -63,6 +67,10 @@ export class RelayServer {
   readonly router = new HostRouter<TunnelBackend>();
   readonly ports = new Map<number, PortTunnel>();
   readonly agents = new Set<AgentSession>();
+  /** Every socket on the agent listener, from accept (handshake included) to close. */
+  private readonly agentSockets = new Set<net.Socket>();
+  /** Every authenticated session, authorized or not: shutdown must end them all. */
+  private readonly sessions = new Set<AgentSession>();
   readonly metrics = new Metrics();
   private readonly leases: Leases;
   private readonly authz: Authorizer;
@@ -77,6 +85,8 @@ export class RelayServer {
   private agentServer: net.Server | null = null;
   private adminServer: http.Server | null = null;
   private draining = false;
+  /** Set while drain() waits for the last public connection. */
+  private onPublicIdle: (() => void) | null = null;
   readonly publicKey: string;
   addresses: { tls: string | null; agent: string; admin: string | null } = { tls: null, agent: '', admin: null };
 
@@ -135,6 +145,7 @@ export class RelayServer {
     socket.on('error', () => {}); // errors are handled by splice or by the close below
     socket.once('close', () => {
       this.publicSockets.delete(socket);
+      if (this.publicSockets.size === 0) this.onPublicIdle?.();
       const left = (this.perIp.get(ip) ?? 1) - 1;
       if (left > 0) this.perIp.set(ip, left); else this.perIp.delete(ip);
     });
@@ -210,6 +221,8 @@ export class RelayServer {
   private onAgentSocket(socket: net.Socket): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     if (this.draining) { socket.destroy(); return; }
+    this.agentSockets.add(socket);
+    socket.once('close', () => this.agentSockets.delete(socket));
     this.responder.accept(socket).then((channel) => {
       const key = encodeKey(channel.remoteStaticKey);
       const session = new Session(channel, { role: 'server', config: this.opts.mux, logger: this.log.child({ part: 'mux', agent: key.slice(0, 8) }) });
@@ -226,6 +239,7 @@ export class RelayServer {
     const log = this.log.child({ agent: agent.name });
     const known = this.authz.knows(agent.key);
     if (known) this.agents.add(agent);
+    this.sessions.add(agent);
     log.info({ event: 'agent.connected', remote: agent.remote, cipher: agent.cipher, authorized: known }, 'agent connected');
     let control: ControlStream | null = null;
     session.onStream = (stream) => {
@@ -235,30 +249,50 @@ export class RelayServer {
         stream.destroy();
         return;
       }
-      control = new ControlStream(stream);
-      control.onError = (e) => { log.warn({ err: e.message }, 'bad control message; closing session'); session.destroy(e); };
-      control.onLine = (line) => {
+      const ctl = new ControlStream(stream);
+      control = ctl;
+      let answering = false; // a register is being answered: keep our side open for the answer
+      let peerEnded = false;
+      ctl.onError = (e) => { log.warn({ err: e.message }, 'bad control message; closing session'); session.destroy(e); };
+      let registered = false;
+      ctl.onLine = (line) => {
+        // One register per session: the agent sends its whole list once. A second one could
+        // race the first (a TCP claim awaits its bind) and overwrite a tunnel id it holds,
+        // leaking that tunnel's lease and pool entry; it also lifts MAX_TUNNELS_PER_AGENT.
+        if (registered) throw new ControlError('CONTROL_PROTOCOL', 'control message: only one register per session');
+        registered = true;
         const msg = parseRegister(line);
-        void this.register(agent, msg.tunnels).then((results) => {
+        answering = true;
+        this.register(agent, msg.tunnels).then((results) => {
+          answering = false;
           if (agent.closed) return;
-          control!.send({ t: 'registered', tunnels: results });
+          ctl.send({ t: 'registered', tunnels: results });
           // An unknown key gets its answer, then the session ends once the answer is through.
-          if (!known) {
-            control!.stream.end();
-            setTimeout(() => session.destroy(), 5_000).unref();
-          }
+          if (!known || peerEnded) ctl.end();
+        }).catch((e: unknown) => {
+          // A bug, not the agent's doing: log it and end this session rather than the process.
+          log.error({ err: e }, 'answering a register failed; closing session');
+          session.destroy(e instanceof Error ? e : new Error(String(e)));
         });
       };
-      stream.onEnd = () => stream.end();
+      // The agent may half-close right after its register (even in the same message): answer first.
+      stream.onEnd = () => { peerEnded = true; if (!answering) ctl.end(); };
       stream.onClose = () => { if (!known) session.close(); };
     };
-    session.onClose = (err) => {
+    const onClose = (err?: Error): void => {
       agent.closed = true;
       this.agents.delete(agent);
+      this.sessions.delete(agent);
       for (const t of agent.tunnels.values()) this.unregister(agent, t);
       agent.tunnels.clear();
       log.info({ event: 'agent.disconnected', remote: agent.remote, error: err?.message }, 'agent disconnected');
     };
+    if (known) session.onClose = onClose;
+    else {
+      const deadline = setTimeout(() => session.destroy(), this.opts.unknownAgentTimeoutMs ?? 10_000);
+      deadline.unref();
+      session.onClose = (err) => { clearTimeout(deadline); onClose(err); };
+    }
   }
 
   /** Answers a register request, tunnel by tunnel. */
@@ -393,25 +427,37 @@ export class RelayServer {
     this.tlsServer?.close();
     this.agentServer?.close();
     for (const t of this.ports.values()) t.server.close();
-    for (const a of this.agents) a.session.goAway(); // docs/protocol.md "GO_AWAY": no new streams
-    const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 30_000);
-    while (this.publicSockets.size > 0 && Date.now() < deadline) {
-      await Promise.race([
-        ...[...this.publicSockets].map((s) => once(s, 'close')),
-        new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref()),
-      ]);
+    for (const a of this.sessions) a.session.goAway(); // docs/protocol.md "GO_AWAY": no new streams
+    // Wait for the last public socket to close (admit's close handler calls onPublicIdle), or
+    // the deadline: one timer, one callback, nothing added per socket. (Racing once(s, 'close')
+    // over the sockets rejected on the first socket 'error', e.g. a client's RST, and ended
+    // the drain at once with exit 1; it also added listeners to every socket at every turn.)
+    if (this.publicSockets.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.opts.drainTimeoutMs ?? 30_000);
+        function done(): void { clearTimeout(timer); resolve(); }
+        this.onPublicIdle = done;
+      });
+      this.onPublicIdle = null;
     }
     await this.close();
   }
 
-  /** Closes every listener, connection and session at once. */
+  /**
+   * Closes every listener, connection and session at once: sessions get the authenticated
+   * close, and whatever is still open on the agent listener a moment later (a peer that does
+   * not answer CLOSE, a handshake in progress) is destroyed, so that nothing holds the exit.
+   */
   async close(): Promise<void> {
     this.draining = true;
     for (const s of this.publicSockets) s.destroy();
-    for (const a of this.agents) a.session.close();
+    for (const a of this.sessions) a.session.close();
+    const grace = setTimeout(() => { for (const s of this.agentSockets) s.destroy(); }, 1_000);
+    grace.unref();
     const servers = [this.tlsServer, this.agentServer, this.adminServer, ...[...this.ports.values()].map((t) => t.server)];
     this.adminServer?.closeAllConnections();
     await Promise.all(servers.map((s) => s && new Promise<void>((r) => s.close(() => r()))));
+    clearTimeout(grace);
   }
 }
 

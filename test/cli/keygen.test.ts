@@ -71,3 +71,15 @@ t.test('relay pubkey refuses a group/world-readable key and never prints key mat
   t.not(missing.code, 0);
   t.match(missing.stderr, /no such file/);
 });
+
+t.test('a private key given where a key file path goes is never echoed', async (t) => {
+  const home = tmp(t);
+  const gen = await runRelay(['keygen'], { env: { RELAY_HOME: home } });
+  const secret = gen.stdout.trim();
+  for (const args of [['pubkey', secret], ['serve', '--key', secret, '--admin-listen', 'off'], ['agent', '--key', secret, '--relay', '127.0.0.1:1', '--relay-key', gen.stderr.trim(), '--tcp', '127.0.0.1:1']]) {
+    const r = await runRelay(args, { env: { RELAY_HOME: home } });
+    t.not(r.code, 0, `${args[0]} fails`);
+    t.notOk((r.stdout + r.stderr).includes(secret), `${args[0]}: the key text is not in the output`);
+    t.match(r.stdout + r.stderr, /looks like a key/, `${args[0]}: says what is wrong`);
+  }
+});
