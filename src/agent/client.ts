@@ -130,6 +130,12 @@ export class AgentClient {
         this.onTunnel({ id: r.id, ok: false, code: r.code });
         continue;
       }
+      if (r.type !== spec.type || (r.type === 'tls' && spec.type === 'tls' && r.hostname !== spec.hostname)) {
+        // A relay that answers for something else is broken or hostile: believe nothing of it.
+        this.log.error({ event: 'tunnel.error', code: 'BAD_REPLY', message: 'the relay answered for another tunnel', tunnel: r.id }, `tunnel ${r.id}: the relay answered for another tunnel`);
+        this.onTunnel({ id: r.id, ok: false, code: 'BAD_REPLY' });
+        continue;
+      }
       anyOk = true;
       const target = formatHostPort(spec.target.host, spec.target.port);
       if (r.type === 'tls') {

@@ -39,6 +39,11 @@ function parseLine(line: string): Record<string, unknown> {
   return obj(v, 'line');
 }
 
+/** What a relay says is shown to a person: printable ASCII only (no terminal escapes), bounded. */
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
+}
+
 function id(v: unknown): string {
   if (typeof v !== 'string' || !ID.test(v)) fail('bad tunnel id');
   return v;
@@ -77,12 +82,12 @@ export function parseRegistered(line: string): RegisteredMessage {
     const t = obj(raw, 'result');
     const tid = id(t.id);
     if (t.ok === true) {
-      if (t.type === 'tls' && typeof t.hostname === 'string' && typeof t.url === 'string') return { id: tid, ok: true, type: 'tls', hostname: t.hostname, url: t.url.slice(0, 300) };
-      if (t.type === 'tcp' && typeof t.address === 'string') return { id: tid, ok: true, type: 'tcp', port: port(t.port), address: t.address.slice(0, 300) };
+      if (t.type === 'tls' && typeof t.hostname === 'string' && typeof t.url === 'string') return { id: tid, ok: true, type: 'tls', hostname: printable(t.hostname), url: printable(t.url) };
+      if (t.type === 'tcp' && typeof t.address === 'string') return { id: tid, ok: true, type: 'tcp', port: port(t.port), address: printable(t.address) };
       fail('bad result');
     }
     if (t.ok !== false || typeof t.code !== 'string' || typeof t.message !== 'string') fail('bad result');
-    return { id: tid, ok: false, code: t.code.slice(0, 64), message: t.message.slice(0, 500) };
+    return { id: tid, ok: false, code: printable(t.code).slice(0, 64), message: printable(t.message) };
   });
   return { t: 'registered', tunnels };
 }

@@ -515,11 +515,14 @@ export class NoiseResponder {
   /** @internal */ readonly ciphers: ReadonlySet<CipherName>;
   private readonly pending = new Map<string, number>();
   private readonly maxPendingPerAddress: number;
+  private readonly maxPending: number;
+  private pendingTotal = 0;
   private readonly logger: Logger;
 
   constructor(private readonly opts: ChannelOptions & {
-    staticKey: KeyPair; maxPendingPerAddress?: number; replayCacheSize?: number; ciphers?: CipherName[];
+    staticKey: KeyPair; maxPendingPerAddress?: number; maxPending?: number; replayCacheSize?: number; ciphers?: CipherName[];
   }) {
+    this.maxPending = opts.maxPending ?? 1024;
     this.replayCache = new ReplayCache(opts.replayCacheSize ?? 100_000);
     this.maxPendingPerAddress = opts.maxPendingPerAddress ?? 16;
     this.ciphers = new Set(opts.ciphers ?? Object.keys(SUITE_IDS) as CipherName[]);
@@ -542,14 +545,19 @@ export class NoiseResponder {
       this.logger.warn({ event: 'noise_handshake_failed', code: err.code, remote }, err.message);
       return err;
     };
-    if (count >= this.maxPendingPerAddress) {
+    // Per address, and overall: many addresses (an IPv6 range) must not hold many handshakes.
+    if (count >= this.maxPendingPerAddress || this.pendingTotal >= this.maxPending) {
       socket.on('error', () => {});
       socket.end(responderPreamble(Status.TOO_MANY_PENDING));
       socket.setTimeout(1000, () => socket.destroy());
-      return Promise.reject(onFailure(new NoiseError('TOO_MANY_PENDING', `too many pending handshakes from ${address} (limit ${this.maxPendingPerAddress})`)));
+      return Promise.reject(onFailure(new NoiseError('TOO_MANY_PENDING', count >= this.maxPendingPerAddress
+        ? `too many pending handshakes from ${address} (limit ${this.maxPendingPerAddress})`
+        : `too many pending handshakes (limit ${this.maxPending})`)));
     }
     this.pending.set(address, count + 1);
+    this.pendingTotal++;
     const release = (): void => {
+      this.pendingTotal--;
       const n = this.pendingFrom(address) - 1;
       if (n <= 0) this.pending.delete(address); else this.pending.set(address, n);
     };

@@ -181,6 +181,8 @@ export class Session implements FrameSink, StreamHost {
     this.pushControl(FrameType.CLOSE, 0, 0);
     this.flush();
     this.channel.end();
+    // A peer that never answers CLOSE (but keeps the link alive) must not hold the session.
+    setTimeout(() => this.destroy(new MuxError('KEEPALIVE_TIMEOUT', 'peer did not answer CLOSE')), this.config.keepaliveTimeoutMs).unref();
   }
 
   /** Tears everything down at once; every open stream errors. */
@@ -297,7 +299,13 @@ export class Session implements FrameSink, StreamHost {
     const s = new Stream(this, id, meta as OpenMetadata, null, this.config.initialStreamWindow);
     this.streams.set(id, s);
     this.checkStreamUpdate(s); // a configured initial window above the protocol's
-    this.onStream(s);
+    try {
+      this.onStream(s);
+    } catch (err) {
+      // The consumer's failure costs this stream only, never the session or the process.
+      this.log.error({ err, stream: id }, 'mux: onStream handler threw; stream reset');
+      s.reset(ResetCode.INTERNAL, err as Error);
+    }
     if (this.closed || s._closed) {
       return this.closed ? false : this.onData(id, firstData);
     }

@@ -94,7 +94,7 @@ export class Stream {
    */
   write(chunk: Buffer): boolean {
     if (this._closed) return false;
-    if (this._writeEnded) throw new Error(`mux stream ${this.id}: write after end`);
+    if (this._writeEnded) return false; // a write after end() is dropped, never a crash
     const n = chunk.length;
     if (n === 0) return true;
     this._sendQueue.push(chunk);

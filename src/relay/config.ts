@@ -50,7 +50,8 @@ function str(v: unknown, where: string): string | undefined {
 }
 function num(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError('CONFIG', `${where} must be a non-negative number`);
+  // Whole numbers below 2^31: setTimeout fires at once for larger ones.
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new ConfigError('CONFIG', `${where} must be a whole number from 0 to 2147483647`);
   return v;
 }
 function bool(v: unknown, where: string): boolean | undefined {

@@ -78,8 +78,8 @@ export class RelayServer {
   private readonly log: Logger;
   private readonly perIp = new Map<string, number>();
   private readonly perTunnel = new Map<string, number>();
-  /** (agent key, tunnel id) → the port it was given, so a reconnect gets the same one back. */
-  private readonly assignedPorts = new Map<string, number>();
+  /** Port → the (agent key, tunnel id) it was last given to, so a reconnect gets it back. Bounded by the ports bound. */
+  private readonly portGivenTo = new Map<number, string>();
   private readonly publicSockets = new Set<net.Socket>();
   private tlsServer: net.Server | null = null;
   private agentServer: net.Server | null = null;
@@ -159,7 +159,10 @@ export class RelayServer {
     this.log.info({ reason, client: `${socket.remoteAddress}:${socket.remotePort}`, ...extra }, 'public connection refused');
     if (alert && !socket.destroyed) socket.end(unrecognizedNameAlert()); else socket.destroy();
     // end() flushes the alert; make sure a peer that never reads cannot keep the socket.
-    if (alert) setTimeout(() => socket.destroy(), 2_000).unref();
+    if (alert) {
+      const timer = setTimeout(() => socket.destroy(), 2_000);
+      socket.once('close', () => clearTimeout(timer));
+    }
   }
 
   private onPublicTls(socket: net.Socket): void {
@@ -342,7 +345,7 @@ export class RelayServer {
     this.leases.acquire(t.resource, agent.key);
     tunnel.pool.add(t);
     agent.tunnels.set(req.id, t);
-    this.assignedPorts.set(`${agent.key}/${req.id}`, port);
+    this.portGivenTo.set(port, `${agent.key}/${req.id}`);
     return { id: req.id, ok: true, type: 'tcp', port, address: formatHostPort(this.publicHost, port) };
   }
 
@@ -360,7 +363,9 @@ export class RelayServer {
       return (await this.bindPort(p)) ? p : { code: 'PORT_UNAVAILABLE', message: `port ${p} cannot be bound on the relay` };
     }
     if (!range) return { code: 'NO_TCP_PORTS', message: 'this relay has no TCP port range (relay serve --tcp-ports)' };
-    const previous = this.assignedPorts.get(`${key}/${req.id}`);
+    const who = `${key}/${req.id}`;
+    let previous: number | undefined;
+    for (const [p, w] of this.portGivenTo) if (w === who) { previous = p; break; }
     if (previous !== undefined && this.leases.holds(`port:${previous}`, key) && (await this.bindPort(previous))) return previous;
     for (let p = range.from; p <= range.to; p++) {
       if (!this.authz.mayClaimPort(key, p) || this.leases.isHeld(`port:${p}`)) continue;

@@ -32,6 +32,8 @@ t.test('mistakes are typed errors that name the setting', async (t) => {
     [`[[agents]]\nkey = "${key}"\nports = ["9-1"]`, /port range/],
     [`[[agents]]\nkey = "${key}"\n[[agents]]\nkey = "${key}"`, /listed twice/],
     ['this is = not toml', /config/],
+    ['drain_timeout_ms = 2.5', /whole number/],
+    ['drain_timeout_ms = 3e9', /whole number/],
   ];
   for (const [text, re] of bad) {
     t.throws(() => parseRelayConfig(text), { name: 'ConfigError', code: 'CONFIG', message: re }, text);

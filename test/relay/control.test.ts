@@ -38,3 +38,13 @@ t.test('line decoder: any split, bounded lines', async (t) => {
   const d = new LineDecoder(8);
   t.throws(() => { d.push(Buffer.from('12345')); d.push(Buffer.from('67890')); }, /line too long/);
 });
+
+t.test('what a relay says is printable ASCII before a person sees it', async (t) => {
+  const r = parseRegistered(JSON.stringify({ t: 'registered', tunnels: [
+    { id: 'a', ok: true, type: 'tls', hostname: 'a.test', url: 'https://a.test/\u001b]0;pwned\u0007' },
+    { id: 'b', ok: false, code: 'X\u001b[2J', message: 'bad\nline\u009b' },
+  ] }));
+  t.equal((r.tunnels[0] as { url: string }).url, 'https://a.test/?]0;pwned?');
+  t.equal((r.tunnels[1] as { code: string }).code, 'X?[2J');
+  t.equal((r.tunnels[1] as { message: string }).message, 'bad?line?');
+});
