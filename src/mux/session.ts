@@ -603,7 +603,10 @@ export class Session implements FrameSink, StreamHost {
         continue;
       }
       const credit = Math.min(s._sendWindow, this.sendWindow);
-      let n = Math.min(s._sendQueued, credit, QUANTUM);
+      // The quantum keeps round-robin fair among ready streams; a stream alone takes what fits,
+      // so the far end gets one frame, and one socket write, per message instead of several.
+      const alone = this.ready.length - this.readyHead === 1;
+      let n = Math.min(s._sendQueued, credit, alone ? p.buf.length : QUANTUM);
       if (!s._openSent) {
         const meta = s._openMeta!;
         if (p.room() < 2 + meta.length + (n > 0 ? 1 : 0)) this.sendMessage();
