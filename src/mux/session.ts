@@ -266,7 +266,13 @@ export class Session implements FrameSink, StreamHost {
     if (n === 0) return true;
     // A small view would pin its whole message (up to 64 KiB) while it waits in a queue or a
     // socket buffer: copy it, so memory held stays within 4x the bytes the windows allow.
-    if (n * 4 < payload.buffer.byteLength) payload = Buffer.from(payload);
+    // Not Buffer.from: that copies small views into Node's shared 8 KiB pool slabs, and one
+    // waiting byte would pin a whole slab (2,000 of them: 16 MiB).
+    if (n * 4 < payload.buffer.byteLength) {
+      const own = Buffer.allocUnsafeSlow(n);
+      payload.copy(own);
+      payload = own;
+    }
     if (s._receive(payload)) this.recvBuffered += n;
     return !this.closed;
   }
