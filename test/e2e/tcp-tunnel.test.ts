@@ -2,7 +2,7 @@ import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { randomBytes, createHash } from 'node:crypto';
-import { startDevRelay, startAgent, RelayProcess, tempHome, portOf } from '../helpers/proc.js';
+import { startDevRelay, startAgent, startTcpTunnel, RelayProcess, tempHome, portOf } from '../helpers/proc.js';
 import { freePort, listen } from '../helpers/net.js';
 
 /**
@@ -39,10 +39,7 @@ t.test('TCP tunnel: random bytes both ways, half-close, several at once', async 
   const target = hashingTarget(3 * 1024 * 1024);
   const targetPort = await listen(target.server);
   t.teardown(() => target.server.close());
-  const tcpPort = await freePort();
-  const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
-  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${targetPort}`]);
-  const line = await agent.waitEvent('tunnel.ready');
+  const { tunnel: line, tcpPort } = await startTcpTunnel(t, targetPort);
   t.equal(line.type, 'tcp');
   t.equal(line.port, tcpPort, 'the relay assigned the port from its range');
   t.equal(line.target, `127.0.0.1:${targetPort}`);
@@ -93,10 +90,7 @@ t.test('killing the agent mid-transfer is an error for the client, never a clean
   const target = net.createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); s.write(randomBytes(64 * 1024)); });
   const targetPort = await listen(target);
   t.teardown(() => target.close());
-  const tcpPort = await freePort();
-  const { ready, relay } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
-  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${targetPort}`]);
-  await agent.waitEvent('tunnel.ready');
+  const { relay, agent, tcpPort } = await startTcpTunnel(t, targetPort);
 
   const c = net.connect(tcpPort, '127.0.0.1');
   let ended = false;
@@ -146,10 +140,7 @@ t.test('SIGTERM drains: open connections finish, new ones are refused, exit 0', 
   const echo = net.createServer((s) => { s.pipe(s); s.on('error', () => {}); });
   const echoPort = await listen(echo);
   t.teardown(() => echo.close());
-  const tcpPort = await freePort();
-  const { ready, relay } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`, '--drain-timeout', '20000']);
-  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${echoPort}`]);
-  await agent.waitEvent('tunnel.ready');
+  const { relay, tcpPort } = await startTcpTunnel(t, echoPort, ['--drain-timeout', '20000']);
   const c = net.connect(tcpPort, '127.0.0.1');
   c.write('one');
   await once(c, 'data');
@@ -168,10 +159,7 @@ t.test('SIGTERM drains: open connections finish, new ones are refused, exit 0', 
 
 t.test('a local target that refuses: the client is reset, never served a clean end', async (t) => {
   const dead = await freePort(); // nothing listens there
-  const tcpPort = await freePort();
-  const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
-  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${dead}`]);
-  await agent.waitEvent('tunnel.ready');
+  const { agent, tcpPort } = await startTcpTunnel(t, dead);
   const c = net.connect(tcpPort, '127.0.0.1');
   let ended = false;
   c.on('end', () => { ended = true; });

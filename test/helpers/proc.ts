@@ -3,6 +3,7 @@ import { mkdtempSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RELAY_BIN } from './cli.js';
+import { freePort } from './net.js';
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
 
@@ -88,4 +89,16 @@ export function startAgent(t: { teardown: (fn: () => unknown) => void }, ready: 
   const agent = new RelayProcess(['agent', '--relay', String(ready.agent), '--relay-key', String(ready.publicKey), ...flags], { RELAY_HOME: home });
   t.teardown(() => agent.stop('SIGKILL'));
   return agent;
+}
+
+/**
+ * A development relay with one TCP tunnel port (from the OS) and an agent whose TCP tunnel to
+ * `targetPort` is live: the setup most TCP tests share.
+ */
+export async function startTcpTunnel(t: { teardown: (fn: () => unknown) => void }, targetPort: number, relayExtra: string[] = []): Promise<{ relay: RelayProcess; ready: LogLine; agent: RelayProcess; tunnel: LogLine; tcpPort: number }> {
+  const tcpPort = await freePort();
+  const { relay, ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`, ...relayExtra]);
+  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${targetPort}`]);
+  const tunnel = await agent.waitEvent('tunnel.ready');
+  return { relay, ready, agent, tunnel, tcpPort };
 }
