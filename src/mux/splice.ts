@@ -66,6 +66,8 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
     }
     finish();
   };
-  // Deliver what arrived before the splice (e.g. while the agent dialed its target).
+  // Deliver what arrived before the splice (e.g. while the agent dialed its target), and read a
+  // socket that its previous owner left paused (the relay's ClientHello reader does).
   stream.resume();
+  socket.resume();
 }

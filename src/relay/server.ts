@@ -216,7 +216,6 @@ export class RelayServer {
         if (err) this.log.debug({ err: err.message, tunnel: backend.resource }, 'public connection ended with an error');
       },
     });
-    socket.resume(); // readClientHello left it paused; a fresh TCP socket is already flowing
   }
 
   // ---------------------------------------------------------------- agents
