@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: GC flags must be set before the rest of the program allocates (gc-tuning.ts).
+import './gc-tuning.js';
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { registerServe } from './serve.js';
