@@ -7,11 +7,14 @@ import { ResetCode } from '../mux/frame.js';
 import { ControlStream } from '../control/control-stream.js';
 import { CONTROL_TUNNEL_ID, parseRegistered, type TunnelRequest } from '../control/messages.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
+import { createReusedBufferSocket } from '../net/reused-read-buffer.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { TunnelSpec } from './tunnels.js';
 
 /** Socket write buffer of the agent↔relay connection: a few Noise messages (docs/performance.md). */
 export const CHANNEL_WRITE_BUFFER = 256 * 1024;
+/** The agent↔relay connection reads into one buffer this big: several Noise messages a syscall. */
+export const CHANNEL_READ_BUFFER = 256 * 1024;
 
 export interface AgentOptions {
   relay: HostPort;
@@ -77,7 +80,7 @@ export class AgentClient {
     const { relay } = this.opts;
     const where = formatHostPort(relay.host, relay.port);
     // A write buffer above one Noise message, so the mux is not held back after every message.
-    const socket = new net.Socket({ writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
+    const socket = createReusedBufferSocket(CHANNEL_READ_BUFFER, { writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
     socket.connect({ host: relay.host, port: relay.port, noDelay: true });
     this.socket = socket;
     const connectTimer = setTimeout(() => socket.destroy(new Error(`connect to ${where} timed out`)), this.opts.connectTimeoutMs ?? 10_000);

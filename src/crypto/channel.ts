@@ -6,6 +6,7 @@ import type { CipherState } from './cipher-state.js';
 import { NoiseError, type NoiseErrorCode } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import { HandshakeState, MAX_NOISE_MESSAGE } from './handshake-state.js';
+import { readsIntoReusedBuffer, setBytesHandler } from '../net/reused-read-buffer.js';
 import { encodeKey, type KeyPair } from './keys.js';
 import type { MessageChannel } from './message-channel.js';
 import {
@@ -109,7 +110,12 @@ export class NoiseChannel implements MessageChannel {
 
     const s = this.socket;
     s.pause(); // until start(): the consumer has not set its hooks yet
-    s.on('data', (chunk: Buffer) => { this.reader.push(chunk); this.deliver(); });
+    if (readsIntoReusedBuffer(s)) {
+      // The view is overwritten by the next read: whatever is left of it is copied out first.
+      setBytesHandler(s, (view) => { this.reader.push(view); this.deliver(); this.reader.retain(2 + MAX_NOISE_MESSAGE); });
+    } else {
+      s.on('data', (chunk: Buffer) => { this.reader.push(chunk); this.deliver(); });
+    }
     s.on('end', () => {
       this.gotFin = true;
       // The channel has no half-open state of its own: the peer's FIN ends it (docs/protocol.md).

@@ -7,6 +7,9 @@ export class FrameReader {
   private chunks: Buffer[] = [];
   private offset = 0; // read position in chunks[0]
   private buffered = 0;
+  // retain()'s two buffers, used in turn: the one being filled is never the one being read.
+  private carries: [Buffer | null, Buffer | null] = [null, null];
+  private nextCarry = 0;
 
   get bufferedBytes(): number { return this.buffered; }
 
@@ -14,6 +17,32 @@ export class FrameReader {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+  }
+
+  /**
+   * Copies the bytes still buffered into memory of the reader's own, so the chunks pushed so far
+   * may be overwritten (a socket reading into one reused buffer). What is left between reads is
+   * usually part of one message, so two carry buffers of `carrySize` serve without allocating.
+   */
+  retain(carrySize: number): void {
+    if (this.buffered === 0) { this.chunks.length = 0; this.offset = 0; return; }
+    let carry: Buffer;
+    if (this.buffered <= carrySize) {
+      const i = this.nextCarry;
+      this.nextCarry ^= 1;
+      carry = this.carries[i] ??= Buffer.allocUnsafeSlow(carrySize);
+    } else {
+      carry = Buffer.allocUnsafe(this.buffered);
+    }
+    let filled = 0;
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = this.chunks[i];
+      const from = i === 0 ? this.offset : 0;
+      c.copy(carry, filled, from);
+      filled += c.length - from;
+    }
+    this.chunks = [carry.subarray(0, filled)];
+    this.offset = 0;
   }
 
   /** The next `n` raw bytes, or null when fewer are buffered. */

@@ -2,8 +2,10 @@
 // the middle of each direction; integrity checked by SHA-256 of everything sent and received.
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { connectChannel, generateKeyPair, type NoiseChannel } from '../../src/crypto/index.js';
 import { dial, relayUnderTest } from '../helpers/noise.js';
+import { createReusedBufferSocket } from '../../src/net/reused-read-buffer.js';
 
 const MSG = 65519;
 const COUNT = Math.ceil((100 * 2 ** 20) / MSG); // 1601 messages ≈ 100 MiB
@@ -14,6 +16,14 @@ function expectedDigest(): string {
   const h = createHash('sha256');
   for (let i = 0; i < COUNT; i++) h.update(message(i));
   return h.digest('hex');
+}
+
+function reusedDial(t: Tap.Test, port: number): Socket {
+  const s = createReusedBufferSocket(100 * 1024);
+  s.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  t.teardown(() => { s.destroy(); });
+  return s;
 }
 
 /** Sends COUNT messages as fast as backpressure allows. */
@@ -35,11 +45,13 @@ function receive(ch: NoiseChannel): Promise<{ digest: string; bytes: number }> {
   });
 }
 
-t.test('100 MB each way, concurrently, rekeyed midway, intact', async (t) => {
+for (const reads of ['ordinary', 'reused-buffer'] as const) t.test(`100 MB each way, concurrently, rekeyed midway, intact (${reads} reads at the agent)`, async (t) => {
   const opts = { rekeyAfterMessages: 1000 };
   const relay = await relayUnderTest(t, opts);
+  // The agent reads into one 100 KiB buffer (as src/agent does): messages span its reads.
+  const socket = reads === 'ordinary' ? dial(t, relay.port) : reusedDial(t, relay.port);
   const [agent, server] = await Promise.all([
-    connectChannel(dial(t, relay.port), { staticKey: generateKeyPair(), remoteStaticKey: relay.key.publicKey, ...opts }),
+    connectChannel(socket, { staticKey: generateKeyPair(), remoteStaticKey: relay.key.publicKey, ...opts }),
     relay.nextAccept(),
   ]);
   const expected = expectedDigest();

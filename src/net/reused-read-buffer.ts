@@ -1,0 +1,44 @@
+import { Socket, type SocketConstructorOpts } from 'node:net';
+
+/** Takes the bytes of one read, a view into the socket's buffer that the next read overwrites. */
+export type BytesHandler = (view: Buffer) => void;
+
+const handlers = new WeakMap<Socket, BytesHandler | null>();
+
+/**
+ * A TCP socket that reads into one buffer of its own (Node's `onread`), so a read allocates
+ * nothing, and, with a buffer larger than Node's 64 KiB, a busy connection takes several Noise
+ * messages per read syscall (docs/performance.md, "Reads into one buffer").
+ *
+ * Until a consumer claims the reads with `setBytesHandler`, each is handed out as an ordinary
+ * 'data' event carrying a copy, so code written for any socket (the Noise handshake) works
+ * unchanged. Pause, resume, 'end' and backpressure behave as on any socket.
+ */
+export function createReusedBufferSocket(bufferSize: number, opts: SocketConstructorOpts = {}): Socket {
+  const buffer = Buffer.allocUnsafeSlow(bufferSize);
+  const socket: Socket = new Socket({
+    ...opts,
+    onread: {
+      buffer,
+      callback: (n: number): void => {
+        const view = buffer.subarray(0, n);
+        const handler = handlers.get(socket);
+        if (handler) handler(view);
+        else socket.emit('data', Buffer.from(view));
+      },
+    },
+  } as SocketConstructorOpts);
+  handlers.set(socket, null);
+  return socket;
+}
+
+/** True for sockets made by `createReusedBufferSocket`. */
+export function readsIntoReusedBuffer(socket: Socket): boolean {
+  return handlers.has(socket);
+}
+
+/** Hands every later read to `handler` as a view (no copy, no 'data' event). */
+export function setBytesHandler(socket: Socket, handler: BytesHandler): void {
+  if (!handlers.has(socket)) throw new TypeError('setBytesHandler: not a reused-buffer socket');
+  handlers.set(socket, handler);
+}
