@@ -31,10 +31,4 @@ export async function startTargets(): Promise<Targets> {
   };
 }
 
-/** A port the OS just handed out on loopback (bound, then released). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  const port = await listen(s);
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from '../net/free-port.js';

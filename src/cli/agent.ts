@@ -7,8 +7,9 @@ import { loadAgentConfig, type AgentFileConfig } from '../agent/config.js';
 import { parseTcpSpec, parseTlsSpec } from '../agent/tunnels.js';
 import { parseHostPort } from '../net/address.js';
 import { stateDir } from './state.js';
+import { warmUpLogged } from './warmup.js';
 
-interface AgentFlags { relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean }
+interface AgentFlags { relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -23,10 +24,11 @@ export function registerAgent(program: Command): void {
     .option('--cipher <name>', 'Noise cipher: chachapoly or aesgcm (default chachapoly)')
     .option('--config <file>', 'agent config file (TOML)')
     .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
+    .option('--no-warmup', 'skip the start-up warm-up (a few MB through the splice path on loopback, so V8 has optimized it)')
     .action((flags: AgentFlags) => agent(flags));
 }
 
-function agent(f: AgentFlags): void {
+async function agent(f: AgentFlags): Promise<void> {
   const log = createLogger({ pretty: f.pretty || undefined });
   try {
     const file: AgentFileConfig = f.config ? loadAgentConfig(f.config) : { tls: [], tcp: [] };
@@ -52,6 +54,7 @@ function agent(f: AgentFlags): void {
       tunnels,
       logger: log,
     });
+    if (f.warmup !== false) await warmUpLogged(log, [cipher]);
     client.start();
     const stop = () => { client.stop().then(() => process.exit(0), () => process.exit(1)); };
     process.on('SIGTERM', stop);

@@ -6,11 +6,12 @@ import { loadRelayConfig, type RelayFileConfig } from '../relay/config.js';
 import { RelayServer } from '../relay/server.js';
 import { parseHostPort, parsePortRange } from '../net/address.js';
 import { stateDir, intOption } from './state.js';
+import { warmUpLogged } from './warmup.js';
 
 interface ServeFlags {
   key?: string; tlsListen?: string; agentListen?: string; adminListen?: string; tcpPorts?: string; tcpHost?: string;
   config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number;
-  maxConnsPerIp?: number; maxConnsPerTunnel?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean;
+  maxConnsPerIp?: number; maxConnsPerTunnel?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -33,6 +34,7 @@ export function registerServe(program: Command): void {
     .option('--lease <ms>', 'how long a disconnected agent keeps its names and ports (default 600000)', intOption('--lease'))
     .option('--dev', 'development defaults: loopback listeners, --allow-any-agent, TCP ports 20000-20099')
     .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
+    .option('--no-warmup', 'skip the start-up warm-up (a few MB through the splice path on loopback, so V8 has optimized it)')
     .action(async (flags: ServeFlags) => { await serve(flags); });
 }
 
@@ -67,6 +69,9 @@ async function serve(f: ServeFlags): Promise<void> {
       logger: log,
     });
     await relay.start();
+    // After the listeners are bound (the warm-up's own loopback sockets cannot take their ports);
+    // agents may use either cipher. Traffic arriving meanwhile is served, only not yet at speed.
+    if (f.warmup !== false) await warmUpLogged(log, ['chachapoly', 'aesgcm']);
     const a = relay.addresses;
     log.info({ event: 'relay.ready', tls: a.tls, agent: a.agent, admin: a.admin, publicKey: relay.publicKey, tcpPorts: tcpText ?? null, allowAnyAgent },
       `relay ready; agents connect with:\n  relay agent --relay ${a.agent.replace(/^0\.0\.0\.0:|^\[::\]:/, `${f.publicHost ?? file.publicHost ?? 'RELAY_HOST'}:`)} --relay-key ${relay.publicKey} --tls NAME=127.0.0.1:PORT`);
