@@ -14,7 +14,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 port() { node -e 'const s = require("net").createServer().listen(21000 + Math.floor(Math.random() * 11000), "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 # utime stime of every thread, summed; and of the main thread (ticks)
 ticks() { cat /proc/$1/task/*/stat 2>/dev/null | awk '{u+=$14; s+=$15} END {print u, s}'; }
-mainticks() { awk '{print $14, $15}' /proc/$1/stat; }
+mainticks() { awk '{print $14, $15}' /proc/$1/task/$1/stat; }
 hz=$(getconf CLK_TCK)
 for run in $(seq "$RUNS"); do
   home=$work/home-$run; mkdir -m 700 "$home"
