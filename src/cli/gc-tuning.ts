@@ -5,7 +5,8 @@ import { setFlagsFromString } from 'node:v8';
  * two 64 KiB buffers (Node's socket read, OpenSSL's AEAD output), so GC runs often, and on a
  * machine whose cores are busy with the traffic itself the helpers cost far more CPU than they
  * save: measured with iperf3 through a tunnel on 2 cores, the relay's CPU per 100 MB fell from
- * about 420 to 250 ms with these flags, and throughput rose about 50% (docs/performance.md, "GC").
+ * 486 to 333 ms with these flags, the agent's from 398 to 253, and throughput rose from 217 to
+ * 270 MB/s (docs/performance.md, splice path, round 2).
  *
  * These are the flags V8 reads when it schedules GC work, so they take effect after start-up,
  * when set before the program allocates anything worth collecting (this module is imported

@@ -8,14 +8,15 @@ import type { Logger } from '../log.js';
 
 export interface WarmupResult { bytes: number; ms: number }
 
-/** Default bytes sent each way: enough for V8 to optimize the path (docs/performance.md, "Warm-up"). */
+/** Default bytes sent each way: enough for V8 to optimize the path (docs/performance.md, round 2). */
 export const DEFAULT_WARMUP_BYTES = 24 * 1024 * 1024;
 
 /**
  * Sends `bytes` each way through the whole splice path before the process takes traffic:
  * client socket → splice → mux → Noise → mux → splice → echo server, and back. V8 optimizes
  * code only after it has run hot, so a fresh process is slow at first: the first 3 s of iperf3
- * through a new tunnel averaged ~230 MB/s, ~350 after this (docs/performance.md, "Warm-up").
+ * through a new tunnel averaged 175–255 MB/s cold, 300–430 after this (docs/performance.md,
+ * splice path, round 2).
  *
  * Everything is in this process and on loopback, with throwaway keys; each listener takes its
  * one expected connection and closes, and a link from any other key is refused. Rejects on any

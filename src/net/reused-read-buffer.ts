@@ -8,7 +8,7 @@ const handlers = new WeakMap<Socket, BytesHandler | null>();
 /**
  * A TCP socket that reads into one buffer of its own (Node's `onread`), so a read allocates
  * nothing, and, with a buffer larger than Node's 64 KiB, a busy connection takes several Noise
- * messages per read syscall (docs/performance.md, "Reads into one buffer").
+ * messages per read syscall (docs/performance.md, splice path, round 2).
  *
  * Until a consumer claims the reads with `setBytesHandler`, each is handed out as an ordinary
  * 'data' event carrying a copy, so code written for any socket (the Noise handshake) works
