@@ -11,7 +11,7 @@ CIPHER=${CIPHER:-chachapoly} RUNS=${RUNS:-3} SECS=${SECS:-6}
 command -v iperf3 >/dev/null || { echo "needs iperf3: apt-get install -y iperf3" >&2; exit 2; }
 [ -f dist/cli/index.js ] || npm run build >/dev/null
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-port() { node -e 'const s = require("net").createServer().listen(21000 + Math.floor(Math.random() * 11000), "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 # utime stime of every thread, summed; and of the main thread (ticks)
 ticks() { cat /proc/$1/task/*/stat 2>/dev/null | awk '{u+=$14; s+=$15} END {print u, s}'; }
 mainticks() { awk '{print $14, $15}' /proc/$1/task/$1/stat; }

@@ -16,6 +16,15 @@ export const CHANNEL_WRITE_BUFFER = 256 * 1024;
 /** The agent↔relay connection reads into one buffer this big: several Noise messages a syscall. */
 export const CHANNEL_READ_BUFFER = 256 * 1024;
 
+/**
+ * The agent's end of the agent↔relay connection, not yet connected: it reads into one buffer of
+ * its own, and its write buffer holds several Noise messages, so the mux is not held back after
+ * every message.
+ */
+export function createLinkSocket(): net.Socket {
+  return createReusedBufferSocket(CHANNEL_READ_BUFFER, { writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
+}
+
 export interface AgentOptions {
   relay: HostPort;
   /** The relay's static public key, pinned (Noise IK: the handshake fails against any other). */
@@ -79,8 +88,7 @@ export class AgentClient {
     if (this.stopped) return;
     const { relay } = this.opts;
     const where = formatHostPort(relay.host, relay.port);
-    // A write buffer above one Noise message, so the mux is not held back after every message.
-    const socket = createReusedBufferSocket(CHANNEL_READ_BUFFER, { writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
+    const socket = createLinkSocket();
     socket.connect({ host: relay.host, port: relay.port, noDelay: true });
     this.socket = socket;
     const connectTimer = setTimeout(() => socket.destroy(new Error(`connect to ${where} timed out`)), this.opts.connectTimeoutMs ?? 10_000);

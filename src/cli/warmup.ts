@@ -2,8 +2,7 @@ import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { connectChannel, generateKeyPair, NoiseResponder, type CipherName } from '../crypto/index.js';
 import { Session, splice } from '../mux/index.js';
-import { createReusedBufferSocket } from '../net/reused-read-buffer.js';
-import { CHANNEL_READ_BUFFER, CHANNEL_WRITE_BUFFER } from '../agent/client.js';
+import { CHANNEL_WRITE_BUFFER, createLinkSocket } from '../agent/client.js';
 import type { Logger } from '../log.js';
 
 export interface WarmupResult { bytes: number; ms: number }
@@ -53,7 +52,7 @@ export async function warmUp(bytes: number, cipher: CipherName = 'chachapoly', t
       relaySession.catch(() => {}); // awaited below; a failure before that must not go unhandled
     }, { noDelay: true, highWaterMark: CHANNEL_WRITE_BUFFER });
 
-    const link = track(createReusedBufferSocket(CHANNEL_READ_BUFFER, { writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts));
+    const link = track(createLinkSocket());
     link.connect({ host: '127.0.0.1', port: linkPort, noDelay: true });
     const agentSession = new Session(await connectChannel(link, { staticKey: agentKey, remoteStaticKey: relayKey.publicKey, cipher }), { role: 'client' });
     sessions.push(agentSession);

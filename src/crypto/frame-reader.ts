@@ -41,7 +41,8 @@ export class FrameReader {
       c.copy(carry, filled, from);
       filled += c.length - from;
     }
-    this.chunks = [carry.subarray(0, filled)];
+    this.chunks.length = 0; // the list is reused: no array per read
+    this.chunks.push(carry.subarray(0, filled));
     this.offset = 0;
   }
 

@@ -3,7 +3,8 @@ import { Socket, type SocketConstructorOpts } from 'node:net';
 /** Takes the bytes of one read, a view into the socket's buffer that the next read overwrites. */
 export type BytesHandler = (view: Buffer) => void;
 
-const handlers = new WeakMap<Socket, BytesHandler | null>();
+interface ReadTarget { handler: BytesHandler | null }
+const targets = new WeakMap<Socket, ReadTarget>();
 
 /**
  * A TCP socket that reads into one buffer of its own (Node's `onread`), so a read allocates
@@ -16,29 +17,30 @@ const handlers = new WeakMap<Socket, BytesHandler | null>();
  */
 export function createReusedBufferSocket(bufferSize: number, opts: SocketConstructorOpts = {}): Socket {
   const buffer = Buffer.allocUnsafeSlow(bufferSize);
+  const target: ReadTarget = { handler: null }; // read by the callback directly: no lookup per read
   const socket: Socket = new Socket({
     ...opts,
     onread: {
       buffer,
       callback: (n: number): void => {
         const view = buffer.subarray(0, n);
-        const handler = handlers.get(socket);
-        if (handler) handler(view);
+        if (target.handler) target.handler(view);
         else socket.emit('data', Buffer.from(view));
       },
     },
   } as SocketConstructorOpts);
-  handlers.set(socket, null);
+  targets.set(socket, target);
   return socket;
 }
 
 /** True for sockets made by `createReusedBufferSocket`. */
 export function readsIntoReusedBuffer(socket: Socket): boolean {
-  return handlers.has(socket);
+  return targets.has(socket);
 }
 
 /** Hands every later read to `handler` as a view (no copy, no 'data' event). */
 export function setBytesHandler(socket: Socket, handler: BytesHandler): void {
-  if (!handlers.has(socket)) throw new TypeError('setBytesHandler: not a reused-buffer socket');
-  handlers.set(socket, handler);
+  const target = targets.get(socket);
+  if (!target) throw new TypeError('setBytesHandler: not a reused-buffer socket');
+  target.handler = handler;
 }
