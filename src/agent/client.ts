@@ -1,29 +1,14 @@
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { connectChannel, type CipherName } from '../crypto/channel.js';
 import type { KeyPair } from '../crypto/keys.js';
-import { Session, splice, type MuxConfig, type Stream } from '../mux/index.js';
+import { Session, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';
-import { ControlStream } from '../control/control-stream.js';
-import { CONTROL_TUNNEL_ID, parseRegistered, type TunnelRequest } from '../control/messages.js';
+import { requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
+import { createLinkSocket, dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
-import { createReusedBufferSocket } from '../net/reused-read-buffer.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { TunnelSpec } from './tunnels.js';
-
-/** Socket write buffer of the agent↔relay connection: a few Noise messages (docs/performance.md). */
-export const CHANNEL_WRITE_BUFFER = 256 * 1024;
-/** The agent↔relay connection reads into one buffer this big: several Noise messages a syscall. */
-export const CHANNEL_READ_BUFFER = 256 * 1024;
-
-/**
- * The agent's end of the agent↔relay connection, not yet connected: it reads into one buffer of
- * its own, and its write buffer holds several Noise messages, so the mux is not held back after
- * every message.
- */
-export function createLinkSocket(): net.Socket {
-  return createReusedBufferSocket(CHANNEL_READ_BUFFER, { writableHighWaterMark: CHANNEL_WRITE_BUFFER } as net.SocketConstructorOpts);
-}
 
 export interface AgentOptions {
   relay: HostPort;
@@ -93,7 +78,7 @@ export class AgentClient {
     this.socket = socket;
     const connectTimer = setTimeout(() => socket.destroy(new Error(`connect to ${where} timed out`)), this.opts.connectTimeoutMs ?? 10_000);
     socket.once('connect', () => clearTimeout(connectTimer));
-    socket.once('error', (e) => { clearTimeout(connectTimer); void e; });
+    socket.once('error', () => clearTimeout(connectTimer));
     connectChannel(socket, {
       staticKey: this.opts.staticKey,
       remoteStaticKey: this.opts.relayKey,
@@ -113,17 +98,19 @@ export class AgentClient {
 
   private onChannel(session: Session, where: string): void {
     this.session = session;
-    this.log.info({ event: 'agent.connected', relay: where, cipher: this.opts.cipher }, `connected to relay ${where}`);
+    this.log.info({ event: 'link.up', relay: where, cipher: this.opts.cipher }, `connected to relay ${where}`);
     session.onStream = (stream) => this.onStream(stream);
     session.onClose = (err) => {
       if (this.session === session) this.session = null;
       this.retry(err ?? new Error('relay closed the session'), where);
     };
-    const control = new ControlStream(session.openStream({ tunnelId: CONTROL_TUNNEL_ID }));
-    control.onError = (e) => { this.log.warn({ err: e.message }, 'bad control message from relay'); session.destroy(e); };
-    control.onLine = (line) => this.onRegistered(parseRegistered(line));
-    control.stream.onEnd = () => control.stream.end();
-    control.send({ t: 'register', tunnels: this.opts.tunnels.map((t) => this.request(t)) });
+    requestRegister(session, this.opts.tunnels.map((t) => this.request(t)), {
+      onResults: (msg) => this.onRegistered(msg),
+      onError: (e) => {
+        this.log.warn({ event: 'control.error', err: e.message }, 'bad control message from relay');
+        session.destroy(e);
+      },
+    });
   }
 
   private request(t: TunnelSpec): TunnelRequest {
@@ -131,7 +118,7 @@ export class AgentClient {
     return { id: t.id, type: 'tcp', port: t.port || this.gotPorts.get(t.id) || 0 };
   }
 
-  private onRegistered(msg: ReturnType<typeof parseRegistered>): void {
+  private onRegistered(msg: RegisteredMessage): void {
     let anyOk = false;
     for (const r of msg.tunnels) {
       const spec = this.byId.get(r.id);
@@ -165,29 +152,24 @@ export class AgentClient {
   private onStream(stream: Stream): void {
     const spec = this.byId.get(stream.meta.tunnelId);
     if (!spec) {
-      this.log.warn({ tunnelId: stream.meta.tunnelId.slice(0, 64) }, 'relay opened a stream for an unknown tunnel; reset');
+      this.log.warn({ event: 'stream.unknown_tunnel', tunnelId: stream.meta.tunnelId.slice(0, 64) }, 'relay opened a stream for an unknown tunnel; reset');
       stream.reset(ResetCode.BAD_METADATA);
       return;
     }
-    const local = net.connect({ host: spec.target.host, port: spec.target.port, allowHalfOpen: true, noDelay: true });
+    const target = spec.target;
+    const local = dialAndSplice(stream, target, {
+      onConnectError: (e) => {
+        this.log.warn({ event: 'target.unreachable', tunnel: spec.id, target: formatHostPort(target.host, target.port), code: e.code }, 'local target unreachable');
+      },
+    });
     this.locals.add(local);
     local.once('close', () => this.locals.delete(local));
-    let connected = false;
-    local.once('connect', () => { connected = true; });
-    // Registered before splice's own handler: a dial failure resets the stream with its own
-    // code (docs/protocol.md "RST"), so the relay can tell it from a failure mid-stream.
-    local.once('error', (e: NodeJS.ErrnoException) => {
-      if (connected) return;
-      this.log.warn({ tunnel: spec.id, target: formatHostPort(spec.target.host, spec.target.port), code: e.code }, 'local target unreachable');
-      stream.reset(ResetCode.CONNECT_FAILED, e);
-    });
-    splice(local, stream);
   }
 
   private retry(err: Error & { code?: string }, where: string): void {
     if (this.stopped) return;
     const delay = this.backoff.next();
-    this.log.warn({ event: 'agent.disconnected', relay: where, code: err.code, error: err.message, retryMs: delay }, `relay ${where}: ${err.message}; retrying in ${delay} ms`);
+    this.log.warn({ event: 'link.down', relay: where, code: err.code, error: err.message, retryMs: delay }, `relay ${where}: ${err.message}; retrying in ${delay} ms`);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 }

@@ -1,6 +1,6 @@
 import { RelayError } from '../errors.js';
 import { parseHostPort, type HostPort } from '../net/address.js';
-import { isHostPattern } from '../relay/config.js';
+import { canonicalHostName, hostPatternProblem } from '../net/host-name.js';
 
 export class TunnelSpecError extends RelayError<'BAD_TUNNEL'> {}
 
@@ -13,8 +13,10 @@ export type TunnelSpec =
 export function parseTlsSpec(text: string): TunnelSpec {
   const eq = text.indexOf('=');
   if (eq <= 0) throw new TunnelSpecError('BAD_TUNNEL', `--tls expects NAME=HOST:PORT, got ${JSON.stringify(text)}`);
-  const hostname = text.slice(0, eq).toLowerCase().replace(/\.$/, '');
-  if (!isHostPattern(hostname)) throw new TunnelSpecError('BAD_TUNNEL', `--tls: ${JSON.stringify(hostname)} is not a host name`);
+  const hostname = canonicalHostName(text.slice(0, eq));
+  // The ClientHello reader's own rule: a name it accepts is one a client can reach.
+  const problem = hostPatternProblem(hostname);
+  if (problem !== null) throw new TunnelSpecError('BAD_TUNNEL', `--tls: ${JSON.stringify(hostname)} is not a host name (${problem})`);
   const target = parseTarget(text.slice(eq + 1), '--tls');
   return { id: `tls:${hostname}`, type: 'tls', hostname, target };
 }

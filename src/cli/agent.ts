@@ -2,9 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
-import { AgentClient } from '../agent/client.js';
-import { loadAgentConfig, type AgentFileConfig } from '../agent/config.js';
-import { parseTcpSpec, parseTlsSpec } from '../agent/tunnels.js';
+import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, type AgentFileConfig } from '../agent/index.js';
 import { parseHostPort } from '../net/address.js';
 import { stateDir } from './state.js';
 import { warmUpLogged } from './warmup.js';
@@ -61,7 +59,7 @@ async function agent(f: AgentFlags): Promise<void> {
     process.on('SIGINT', stop);
   } catch (e) {
     const err = e as Error & { code?: string };
-    log.fatal({ code: err.code, error: err.message }, `relay agent: ${err.message}`);
+    log.fatal({ event: 'startup.failed', code: err.code, error: err.message }, `relay agent: ${err.message}`);
     process.exit(1);
   }
 }

@@ -2,11 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * V8 marks, sweeps and scavenges on helper threads by default. Here every byte spliced allocates
- * two 64 KiB buffers (Node's socket read, OpenSSL's AEAD output), so GC runs often, and on a
- * machine whose cores are busy with the traffic itself the helpers cost far more CPU than they
- * save: measured with iperf3 through a tunnel on 2 cores, the relay's CPU per 100 MB fell from
- * 486 to 333 ms with these flags, the agent's from 398 to 253, and throughput rose from 217 to
- * 270 MB/s (docs/performance.md, splice path, round 2).
+ * (Node's socket read, OpenSSL's AEAD output), so GC runs often, and on a machine whose cores
+ * are busy with the traffic itself the helpers cost more CPU than they save (measured in
+ * docs/performance.md, splice path, round 2).
  *
  * These are the flags V8 reads when it schedules GC work, so they take effect after start-up,
  * when set before the program allocates anything worth collecting (this module is imported

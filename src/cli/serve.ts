@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
-import { loadRelayConfig, type RelayFileConfig } from '../relay/config.js';
-import { RelayServer } from '../relay/server.js';
+import { RelayServer, loadRelayConfig, type RelayFileConfig } from '../relay/index.js';
 import { parseHostPort, parsePortRange } from '../net/address.js';
 import { stateDir, intOption } from './state.js';
 import { warmUpLogged } from './warmup.js';
@@ -79,14 +78,14 @@ async function serve(f: ServeFlags): Promise<void> {
     const stop = (signal: string) => {
       if (stopping) { process.exit(1); }
       stopping = true;
-      log.info({ signal }, 'stopping');
+      log.info({ event: 'relay.stopping', signal }, 'stopping');
       relay.drain().then(() => { log.info({ event: 'relay.stopped' }, 'stopped'); process.exit(0); }, () => process.exit(1));
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   } catch (e) {
     const err = e as Error & { code?: string };
-    log.fatal({ code: err.code, error: err.message }, `relay serve: ${err.message}`);
+    log.fatal({ event: 'startup.failed', code: err.code, error: err.message }, `relay serve: ${err.message}`);
     process.exit(1);
   }
 }

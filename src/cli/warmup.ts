@@ -2,10 +2,12 @@ import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { connectChannel, generateKeyPair, NoiseResponder, type CipherName } from '../crypto/index.js';
 import { Session, splice } from '../mux/index.js';
-import { CHANNEL_WRITE_BUFFER, createLinkSocket } from '../agent/client.js';
+import { createLinkServer, createLinkSocket, dialAndSplice } from '../link/index.js';
 import type { Logger } from '../log.js';
 
 export interface WarmupResult { bytes: number; ms: number }
+
+const plainServer = (handler: (s: Socket) => void): Server => net.createServer({ allowHalfOpen: true }, handler);
 
 /** Default bytes sent each way: enough for V8 to optimize the path (docs/performance.md, round 2). */
 export const DEFAULT_WARMUP_BYTES = 24 * 1024 * 1024;
@@ -13,9 +15,8 @@ export const DEFAULT_WARMUP_BYTES = 24 * 1024 * 1024;
 /**
  * Sends `bytes` each way through the whole splice path before the process takes traffic:
  * client socket → splice → mux → Noise → mux → splice → echo server, and back. V8 optimizes
- * code only after it has run hot, so a fresh process is slow at first: the first 3 s of iperf3
- * through a new tunnel averaged 175–255 MB/s cold, 300–430 after this (docs/performance.md,
- * splice path, round 2).
+ * code only after it has run hot, so a fresh process is slow for its first seconds
+ * (measured in docs/performance.md, splice path, round 2).
  *
  * Everything is in this process and on loopback, with throwaway keys; each listener takes its
  * one expected connection and closes, and a link from any other key is refused. Rejects on any
@@ -27,8 +28,8 @@ export async function warmUp(bytes: number, cipher: CipherName = 'chachapoly', t
   const servers: Server[] = [];
   const sessions: Session[] = [];
   const track = (s: Socket): Socket => { sockets.add(s); s.on('error', () => {}); return s; };
-  const listenOnce = async (onSocket: (s: Socket) => void, opts: net.ServerOpts = {}): Promise<number> => {
-    const server = net.createServer({ ...opts, allowHalfOpen: true }, (s) => { server.close(); onSocket(track(s)); });
+  const listenOnce = async (create: (handler: (s: Socket) => void) => Server, onSocket: (s: Socket) => void): Promise<number> => {
+    const server = create((s) => { server.close(); onSocket(track(s)); });
     servers.push(server);
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -40,9 +41,9 @@ export async function warmUp(bytes: number, cipher: CipherName = 'chachapoly', t
     const agentKey = generateKeyPair();
     const responder = new NoiseResponder({ staticKey: relayKey, ciphers: [cipher] });
 
-    const echoPort = await listenOnce((s) => s.pipe(s));
+    const echoPort = await listenOnce(plainServer, (s) => s.pipe(s));
     let relaySession!: Promise<Session>;
-    const linkPort = await listenOnce((s) => {
+    const linkPort = await listenOnce(createLinkServer, (s) => {
       relaySession = responder.accept(s).then((ch) => {
         if (!ch.remoteStaticKey.equals(agentKey.publicKey)) { ch.destroy(); throw new Error('warm-up link from an unexpected key'); }
         const session = new Session(ch, { role: 'server' });
@@ -50,17 +51,17 @@ export async function warmUp(bytes: number, cipher: CipherName = 'chachapoly', t
         return session;
       });
       relaySession.catch(() => {}); // awaited below; a failure before that must not go unhandled
-    }, { noDelay: true, highWaterMark: CHANNEL_WRITE_BUFFER });
+    });
 
     const link = track(createLinkSocket());
     link.connect({ host: '127.0.0.1', port: linkPort, noDelay: true });
     const agentSession = new Session(await connectChannel(link, { staticKey: agentKey, remoteStaticKey: relayKey.publicKey, cipher }), { role: 'client' });
     sessions.push(agentSession);
     agentSession.onStream = (stream) => {
-      splice(track(net.connect({ host: '127.0.0.1', port: echoPort, allowHalfOpen: true, noDelay: true })), stream);
+      track(dialAndSplice(stream, { host: '127.0.0.1', port: echoPort }));
     };
     const session = await relaySession;
-    const frontPort = await listenOnce((s) => splice(s, session.openStream({ tunnelId: 'warmup' })));
+    const frontPort = await listenOnce(plainServer, (s) => splice(s, session.openStream({ tunnelId: 'warmup' })));
 
     const client = track(net.connect({ host: '127.0.0.1', port: frontPort, allowHalfOpen: true, noDelay: true }));
     await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { RelayError } from '../errors.js';
-import { isHostPattern } from '../relay/config.js';
+import { isHostPattern } from '../net/host-name.js';
 
 /**
  * The control conversation between agent and relay (docs/protocol.md "Control stream"): one

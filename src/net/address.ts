@@ -22,8 +22,11 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** An inclusive range of TCP ports. */
+export interface PortRange { from: number; to: number }
+
 /** Parses `A-B` or `A` into an inclusive range of ports. */
-export function parsePortRange(text: string): { from: number; to: number } {
+export function parsePortRange(text: string): PortRange {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text.trim());
   const from = m ? Number(m[1]) : NaN;
   const to = m ? Number(m[2] ?? m[1]) : NaN;

@@ -21,7 +21,7 @@ export function createAdminServer(handlers: { status: () => unknown; metrics: ()
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
     } catch (e) {
-      log.error({ err: e }, 'admin request failed');
+      log.error({ event: 'admin.error', err: e }, 'admin request failed');
       res.writeHead(500).end();
     }
   });

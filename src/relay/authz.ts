@@ -1,5 +1,6 @@
 import type { AgentGrant } from './config.js';
-import { isWildcard, matchesPattern } from './router.js';
+import { isWildcard } from '../net/host-name.js';
+import { matchesPattern } from './router.js';
 
 /**
  * Which agent key may claim which names and ports (relay config `[[agents]]`). In development

@@ -1,3 +1,5 @@
+import { isWildcard } from '../net/host-name.js';
+
 /**
  * Host-name routing: exact names and wildcards (`*.example.com`, one or more labels in place of
  * the star). The most specific match wins: an exact name, then the wildcard with the longest
@@ -30,11 +32,6 @@ export class Pool<B extends Backend> {
     this.next = (this.members.indexOf(best!) + 1) % n;
     return best;
   }
-}
-
-/** True for `*.example.com` style patterns. */
-export function isWildcard(pattern: string): boolean {
-  return pattern.startsWith('*.');
 }
 
 /** Whether `name` (lower-case, no trailing dot) matches `pattern` (exact or `*.suffix`). */

@@ -92,10 +92,13 @@ hosts = ["*.example.test"]
     t.match(refused, /^error:.*UNRECOGNIZED_NAME/, 'the name was not routed');
   });
 
-  t.test('a name with no live agent is refused at once', async (t) => {
+  t.test('a name whose agents are all gone is refused with an alert, not held open', async (t) => {
     agentB.child.kill('SIGKILL');
     await relay.waitEvent('agent.disconnected', (l) => l.agent === 'beta');
+    const mark = relay.lines.length;
     t.match(await fetchLabel(port, NAME), /^error:.*UNRECOGNIZED_NAME/);
+    const refused = await relay.waitEvent('public.refused', (l) => l.sni === NAME, mark);
+    t.equal(refused.reason, 'unknown_name', 'the name left the router with its last agent');
   });
 });
 
@@ -123,8 +126,8 @@ t.test('a slow or silent ClientHello is dropped at the deadline', async (t) => {
   c.write(Buffer.from([0x16, 0x03, 0x01])); // the start of a record, then silence
   c.on('error', () => {});
   await once(c, 'close');
-  const line = await relay.waitLine((l) => l.reason === 'timeout');
-  t.equal(line.msg, 'public connection refused');
+  const line = await relay.waitEvent('public.refused', (l) => l.reason === 'timeout');
+  t.match(String(line.error), /ClientHello/i, 'refused for the missing ClientHello');
 });
 
 t.test('a wrong pinned relay key: a clear error, no tunnel', async (t) => {
@@ -135,7 +138,7 @@ t.test('a wrong pinned relay key: a clear error, no tunnel', async (t) => {
   const wrong = await runRelay(['keygen'], { env: { RELAY_HOME: home } });
   const wrongPub = wrong.stderr.trim().split('\n').pop()!;
   const agent = startAgent(t, { ...ready, publicKey: wrongPub }, ['--tls', 'x.example.test=127.0.0.1:1']);
-  const line = await agent.waitEvent('agent.disconnected');
+  const line = await agent.waitEvent('link.down');
   t.match(String(line.error), /handshake|key/i);
   t.equal(agent.lines.filter((l) => l.event === 'tunnel.ready').length, 0);
 });

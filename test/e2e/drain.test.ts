@@ -41,5 +41,5 @@ t.test('SIGTERM: an agent session with an unknown key that never registers does 
   relay.child.kill('SIGTERM');
   const exit = await relay.exited;
   t.equal(exit.code, 0, 'the relay exits');
-  await a.closed;
+  t.equal(await a.closed, undefined, 'the relay ended the session with the authenticated close');
 });

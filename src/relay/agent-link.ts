@@ -1,0 +1,130 @@
+import type net from 'node:net';
+import type { Logger } from '../log.js';
+import { NoiseResponder } from '../crypto/channel.js';
+import { encodeKey, type KeyPair } from '../crypto/keys.js';
+import { Session, type MuxConfig } from '../mux/index.js';
+import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { AgentSession } from './agent-session.js';
+import type { Metrics } from './metrics.js';
+import type { TunnelRegistry } from './registry.js';
+
+export interface AgentLinkOptions {
+  staticKey: KeyPair;
+  registry: TunnelRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  handshakeTimeoutMs?: number;
+  /** A session whose key the relay does not know is ended this long after it opens, register or not. */
+  unknownAgentTimeoutMs: number;
+  mux?: Partial<MuxConfig>;
+}
+
+/**
+ * The relay's end of agent links: the Noise handshake on every socket of the agent listener, a
+ * mux session per authenticated agent, and that session's one register (src/control,
+ * relay-side). The relay never dials on an agent's say-so: an agent may open the control stream
+ * and nothing else.
+ */
+export class AgentLink {
+  /** Every authenticated session, authorized or not: shutdown must end them all. */
+  readonly sessions = new Set<AgentSession>();
+  /** Every socket on the agent listener, from accept (handshake included) to close. */
+  private readonly sockets = new Set<net.Socket>();
+  private readonly responder: NoiseResponder;
+  private readonly log: Logger;
+  private closing = false;
+
+  constructor(private readonly opts: AgentLinkOptions) {
+    this.log = opts.logger;
+    this.responder = new NoiseResponder({ staticKey: opts.staticKey, logger: this.log.child({ part: 'noise' }), handshakeTimeoutMs: opts.handshakeTimeoutMs });
+  }
+
+  /** Authorized sessions now live. */
+  get authorizedCount(): number {
+    let n = 0;
+    for (const a of this.sessions) if (a.authorized) n++;
+    return n;
+  }
+
+  onConnection(socket: net.Socket): void {
+    if (this.closing) { socket.destroy(); return; }
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    this.responder.accept(socket).then((channel) => {
+      const key = encodeKey(channel.remoteStaticKey);
+      const { authz } = this.opts.registry;
+      const session = new Session(channel, { role: 'server', config: this.opts.mux, logger: this.log.child({ part: 'mux', agent: key.slice(0, 8) }) });
+      this.onSession(new AgentSession(key, authz.agentName(key) ?? key.slice(0, 8), remote, session, channel.cipher, authz.knows(key)));
+    }, (err: { code?: string }) => {
+      // NoiseResponder has logged the failure; count it.
+      this.opts.metrics.inc('relay_agent_handshakes_failed_total', { code: err.code ?? 'ERROR' });
+    });
+  }
+
+  /** No new streams from now on (docs/protocol.md "GO_AWAY"); open ones go on. */
+  goAwayAll(): void {
+    this.closing = true;
+    for (const a of this.sessions) a.session.goAway();
+  }
+
+  /**
+   * Authenticated close of every session; whatever is still open on the agent listener a moment
+   * later (a peer that does not answer CLOSE, a handshake in progress) is destroyed.
+   */
+  closeAll(): () => void {
+    this.closing = true;
+    for (const a of this.sessions) a.session.close();
+    const grace = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, 1_000);
+    grace.unref();
+    return () => clearTimeout(grace);
+  }
+
+  private onSession(agent: AgentSession): void {
+    const { session } = agent;
+    const log = this.log.child({ agent: agent.name });
+    this.sessions.add(agent);
+    log.info({ event: 'agent.connected', remote: agent.remote, cipher: agent.cipher, authorized: agent.authorized }, 'agent connected');
+    let control = false;
+    session.onStream = (stream) => {
+      if (stream.meta.tunnelId !== CONTROL_TUNNEL_ID || control) {
+        log.warn({ event: 'agent.unexpected_stream', tunnelId: stream.meta.tunnelId.slice(0, 64) }, 'agent opened an unexpected stream; reset');
+        stream.destroy();
+        return;
+      }
+      control = true;
+      answerRegister(stream, {
+        register: (tunnels) => this.register(agent, tunnels, log),
+        endAfterAnswer: !agent.authorized,
+        onError: (e) => {
+          log.warn({ event: 'control.error', err: e.message }, 'bad control stream; closing session');
+          session.destroy(e);
+        },
+      });
+      // An unknown key has heard why once the control stream is done: end the session.
+      if (!agent.authorized) stream.onClose = () => session.close();
+    };
+    let deadline: NodeJS.Timeout | undefined;
+    if (!agent.authorized) {
+      deadline = setTimeout(() => session.destroy(new Error('unknown agent key: session deadline reached')), this.opts.unknownAgentTimeoutMs);
+      deadline.unref();
+    }
+    session.onClose = (err) => {
+      clearTimeout(deadline);
+      agent.closed = true;
+      this.sessions.delete(agent);
+      this.opts.registry.unregisterAll(agent);
+      log.info({ event: 'agent.disconnected', remote: agent.remote, error: err?.message }, 'agent disconnected');
+    };
+  }
+
+  private async register(agent: AgentSession, tunnels: TunnelRequest[], log: Logger): Promise<TunnelResult[]> {
+    const results = await this.opts.registry.register(agent, tunnels);
+    for (const r of results) {
+      if (r.ok) continue;
+      this.opts.metrics.inc('relay_tunnel_errors_total', { code: r.code });
+      log.warn({ event: 'tunnel.refused', tunnel: r.id, code: r.code, message: r.message }, 'tunnel refused');
+    }
+    return results;
+  }
+}

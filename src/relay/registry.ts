@@ -1,0 +1,161 @@
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import { MAX_TUNNELS_PER_AGENT, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { formatHostPort, type PortRange } from '../net/address.js';
+import { listen } from '../net/listen.js';
+import { Authorizer } from './authz.js';
+import { Leases } from './leases.js';
+import { HostRouter, Pool } from './router.js';
+import { TunnelBackend, resourceKey, type AgentSession, type Resource } from './agent-session.js';
+import type { AgentGrant } from './config.js';
+
+/** A listening TCP tunnel port and the agents behind it. */
+export interface PortTunnel { port: number; server: net.Server; pool: Pool<TunnelBackend> }
+
+export interface RegistryOptions {
+  grants: AgentGrant[];
+  allowAnyAgent: boolean;
+  leaseMs: number;
+  /** Public ports for TCP tunnels; null: TCP tunnels are refused. */
+  tcpPorts: PortRange | null;
+  /** Address the TCP tunnel ports bind to. */
+  tcpHost: string;
+  /** Host name shown to agents in URLs and addresses. */
+  publicHost: string;
+  /** The TLS listener's port once bound; null: no TLS listener, TLS tunnels are refused. */
+  tlsPort: () => number | null;
+  /** A public connection on a TCP tunnel port (the front door takes it). */
+  onTcpConnection: (tunnel: PortTunnel, socket: net.Socket) => void;
+  logger: Logger;
+}
+
+type Refusal = { code: string; message: string };
+
+/**
+ * What is served where: host names and TCP ports, each with a pool of agent sessions, granted
+ * by the config (authz.ts) and held across reconnects by leases (leases.ts). Binds a tunnel
+ * port when it is first claimed.
+ */
+export class TunnelRegistry {
+  readonly router = new HostRouter<TunnelBackend>();
+  readonly ports = new Map<number, PortTunnel>();
+  readonly authz: Authorizer;
+  private readonly leases: Leases;
+  /** Port → the (agent key, tunnel id) it was last given to, so a reconnect gets it back. Bounded by the ports bound. */
+  private readonly portGivenTo = new Map<number, string>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.authz = new Authorizer(opts.grants, opts.allowAnyAgent);
+    this.leases = new Leases(opts.leaseMs);
+    this.log = opts.logger;
+  }
+
+  /** Answers a register request, tunnel by tunnel: one refusal never costs the others. */
+  async register(agent: AgentSession, requests: TunnelRequest[]): Promise<TunnelResult[]> {
+    const out: TunnelResult[] = [];
+    for (const req of requests) {
+      let r: TunnelResult;
+      try {
+        r = await this.registerOne(agent, req);
+      } catch (e) {
+        r = { id: req.id, ok: false, code: 'INTERNAL', message: (e as Error).message };
+      }
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** The session is gone: its tunnels leave their pools, and their leases start to run. */
+  unregisterAll(agent: AgentSession): void {
+    for (const t of agent.tunnels.values()) {
+      this.leases.release(t.key, agent.key);
+      if (t.resource.type === 'tls') this.router.remove(t.resource.hostname, t);
+      else this.ports.get(t.resource.port)?.pool.remove(t);
+    }
+    agent.tunnels.clear();
+  }
+
+  private async registerOne(agent: AgentSession, req: TunnelRequest): Promise<TunnelResult> {
+    const refuse = (code: string, message: string): TunnelResult => ({ id: req.id, ok: false, code, message });
+    if (!agent.authorized) return refuse('UNAUTHORIZED_KEY', `agent key ${agent.key} is not authorized on this relay (add it to the relay config's [[agents]], or run the relay with --allow-any-agent)`);
+    if (agent.tunnels.has(req.id)) return refuse('DUPLICATE', `tunnel ${req.id} is already registered on this session`);
+    if (agent.tunnels.size >= MAX_TUNNELS_PER_AGENT) return refuse('TOO_MANY_TUNNELS', `at most ${MAX_TUNNELS_PER_AGENT} tunnels per agent session`);
+    if (req.type === 'tls') {
+      const tlsPort = this.opts.tlsPort();
+      if (tlsPort === null) return refuse('NO_TLS_LISTENER', 'this relay has no TLS listener');
+      const host = req.hostname;
+      if (!this.authz.mayClaimHost(agent.key, host)) return refuse('NOT_AUTHORIZED', `this agent key may not claim ${host}`);
+      const t = new TunnelBackend(agent, req.id, { type: 'tls', hostname: host });
+      if (!this.leases.mayTake(t.key, agent.key, this.authz.granted(agent.key, host))) return refuse('IN_USE', `${host} is held by another agent`);
+      this.leases.acquire(t.key, agent.key);
+      this.router.add(host, t);
+      agent.tunnels.set(req.id, t);
+      const url = `https://${host}${tlsPort === 443 ? '' : `:${tlsPort}`}/`;
+      return { id: req.id, ok: true, type: 'tls', hostname: host, url };
+    }
+    const port = await this.claimPort(agent, req);
+    if (typeof port !== 'number') return { id: req.id, ok: false, ...port };
+    if (agent.closed) return refuse('CLOSED', 'session closed');
+    const t = new TunnelBackend(agent, req.id, { type: 'tcp', port });
+    this.leases.acquire(t.key, agent.key);
+    this.ports.get(port)!.pool.add(t);
+    agent.tunnels.set(req.id, t);
+    this.portGivenTo.set(port, `${agent.key}/${req.id}`);
+    return { id: req.id, ok: true, type: 'tcp', port, address: formatHostPort(this.opts.publicHost, port) };
+  }
+
+  /** Finds (and binds, if needed) the public port for a TCP tunnel. */
+  private async claimPort(agent: AgentSession, req: { id: string; port: number }): Promise<number | Refusal> {
+    const range = this.opts.tcpPorts;
+    const key = agent.key;
+    const portKey = (p: number): string => resourceKey({ type: 'tcp', port: p });
+    if (req.port !== 0) {
+      const p = req.port;
+      const inRange = range !== null && p >= range.from && p <= range.to;
+      if (!inRange && !this.authz.grantedPort(key, p)) return { code: 'NOT_AUTHORIZED', message: `port ${p} is outside this relay's TCP port range${range ? ` ${range.from}-${range.to}` : ''}` };
+      if (!this.authz.mayClaimPort(key, p)) return { code: 'NOT_AUTHORIZED', message: `this agent key may not claim port ${p}` };
+      if (!this.leases.mayTake(portKey(p), key, this.authz.grantedPort(key, p))) return { code: 'IN_USE', message: `port ${p} is held by another agent` };
+      return (await this.bindPort(p)) ? p : { code: 'PORT_UNAVAILABLE', message: `port ${p} cannot be bound on the relay` };
+    }
+    if (!range) return { code: 'NO_TCP_PORTS', message: 'this relay has no TCP port range (relay serve --tcp-ports)' };
+    const who = `${key}/${req.id}`;
+    let previous: number | undefined;
+    for (const [p, w] of this.portGivenTo) if (w === who) { previous = p; break; }
+    if (previous !== undefined && this.leases.holds(portKey(previous), key) && (await this.bindPort(previous))) return previous;
+    for (let p = range.from; p <= range.to; p++) {
+      if (!this.authz.mayClaimPort(key, p) || this.leases.isHeld(portKey(p))) continue;
+      if (await this.bindPort(p)) return p;
+    }
+    return { code: 'NO_FREE_PORT', message: 'no free port left in the relay\'s TCP range' };
+  }
+
+  /** Listens on a tunnel port (once); false when the OS refuses it. */
+  private async bindPort(port: number): Promise<boolean> {
+    if (this.ports.has(port)) return true;
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.opts.onTcpConnection(tunnel, s));
+    const tunnel: PortTunnel = { port, server, pool: new Pool() };
+    try {
+      await listen(server, { host: this.opts.tcpHost, port });
+    } catch (e) {
+      this.log.warn({ event: 'tunnel.port_unavailable', port, err: (e as Error).message }, 'cannot bind TCP tunnel port');
+      return false;
+    }
+    if (this.ports.has(port)) { server.close(); return true; } // raced with another claim
+    this.ports.set(port, tunnel);
+    return true;
+  }
+
+  /** Every tunnel with its pool, for status reports. */
+  tunnels(): Array<{ resource: Resource; pool: Pool<TunnelBackend> }> {
+    return [
+      ...this.router.entries().map(([hostname, pool]) => ({ resource: { type: 'tls' as const, hostname }, pool })),
+      ...[...this.ports.values()].filter((t) => t.pool.size > 0).map((t) => ({ resource: { type: 'tcp' as const, port: t.port }, pool: t.pool })),
+    ];
+  }
+
+  /** The TCP tunnel listeners, for drain and shutdown. */
+  portServers(): net.Server[] {
+    return [...this.ports.values()].map((t) => t.server);
+  }
+}
