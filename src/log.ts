@@ -19,7 +19,7 @@ export interface LogOptions {
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? (process.env.RELAY_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
   const usePretty = opts.pretty ?? Boolean(process.stdout.isTTY);
-  const base = { level, base: undefined as undefined, redact: { paths: ['privateKey', '*.privateKey', 'key.private'], censor: '[redacted]' } };
+  const base = { level, base: undefined, redact: { paths: ['privateKey', '*.privateKey', 'key.private'], censor: '[redacted]' } };
   if (usePretty) {
     return pino(base, pretty({ colorize: Boolean(process.stdout.isTTY), sync: true, ignore: 'pid,hostname' }));
   }

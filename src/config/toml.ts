@@ -7,7 +7,7 @@ export class ConfigError extends RelayError<'CONFIG'> {}
 /** Parses TOML text into its top-level table; a syntax error names the source and its first line. */
 export function parseTomlTable(text: string, source: string): Record<string, unknown> {
   try {
-    return parseToml(text) as Record<string, unknown>;
+    return parseToml(text);
   } catch (e) {
     throw new ConfigError('CONFIG', `${source}: ${(e as Error).message.split('\n')[0]}`);
   }

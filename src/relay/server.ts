@@ -171,7 +171,7 @@ export class RelayServer {
     const cancelGrace = this.agentLink.closeAll();
     const servers = [this.tlsServer, this.agentServer, this.adminServer, ...this.registry.portServers()];
     this.adminServer?.closeAllConnections();
-    await Promise.all(servers.map((s) => s && new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(servers.filter((s) => s !== null).map((s) => new Promise<void>((r) => s.close(() => r()))));
     cancelGrace();
   }
 }

@@ -148,7 +148,7 @@ t.test('SIGTERM drains: open connections finish, new ones are refused, exit 0', 
   relay.child.kill('SIGTERM');
   await relay.waitEvent('relay.draining');
   c.write('two');
-  const [d] = await once(c, 'data');
+  const [d] = (await once(c, 'data')) as [Buffer];
   t.equal(String(d), 'two', 'the open connection still works while draining');
   const late = net.connect(tcpPort, '127.0.0.1');
   late.write('late'); // an echo would answer it, were the connection served

@@ -32,8 +32,8 @@ const h2 = http2.createSecureServer({ key: cert.key, cert: cert.cert, ALPNProtoc
 });
 
 t.before(async () => {
-  await listen(service as unknown as net.Server);
-  await listen(h2 as unknown as net.Server);
+  await listen(service);
+  await listen(h2);
 });
 t.teardown(() => { service.close(); h2.close(); service.closeAllConnections(); });
 
@@ -107,19 +107,19 @@ t.test('TLS passthrough by SNI with real clients', async (t) => {
     const sock = net.connect(port, '127.0.0.1');
     sock.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     let got = '';
-    sock.on('data', (d) => { got += d; });
+    sock.on('data', (d: Buffer) => { got += d.toString(); });
     await once(sock, 'close');
     t.equal(got, '');
   });
 
   t.test('admin API lists the tunnels', async (t) => {
-    const res = await fetch(`http://${ready.admin}/api/tunnels`);
+    const res = await fetch(`http://${String(ready.admin)}/api/tunnels`);
     const body = await res.json() as { tunnels: Array<{ type: string; hostname?: string; agents: unknown[] }> };
     const names = body.tunnels.map((x) => x.hostname).sort();
     t.same(names, [NAME, `h2.${NAME}`].sort());
-    const metrics = await (await fetch(`http://${ready.admin}/metrics`)).text();
+    const metrics = await (await fetch(`http://${String(ready.admin)}/metrics`)).text();
     t.match(metrics, /relay_public_refused_total\{reason="unknown_name"\} [1-9]/);
     t.match(metrics, /relay_public_refused_total\{reason="not_tls"\} [1-9]/);
-    t.equal((await fetch(`http://${ready.admin}/healthz`)).status, 200);
+    t.equal((await fetch(`http://${String(ready.admin)}/healthz`)).status, 200);
   });
 });

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

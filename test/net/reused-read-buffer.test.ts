@@ -1,11 +1,11 @@
 // A socket reading into one reused buffer (Node's onread): ordinary events until a consumer
 // claims the reads, then views of the buffer; pause, resume and end as on any socket.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { createReusedBufferSocket, readsIntoReusedBuffer, setBytesHandler } from '../../src/net/reused-read-buffer.js';
 
-async function pair(t: Tap.Test, size: number): Promise<{ client: Socket; server: Socket }> {
+async function pair(t: Test, size: number): Promise<{ client: Socket; server: Socket }> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,0 +1,32 @@
+// The layering, as rules (README "Layout"). Lower rooms know nothing of higher ones: the
+// ClientHello reader, Noise, the secure channel and the mux know nothing of relay, agent, CLI
+// or control; relay and agent never import each other; tests and benchmarks are leaves.
+const features = 'src/(relay|agent|control|cli|link|bench|config)/';
+const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
+
+module.exports = {
+  forbidden: [
+    forbid('foundation-is-a-leaf', 'src/net, src/errors.ts and src/log.ts are used by every room and use none',
+      '^src/(net/|errors\\.ts|log\\.ts)', '^src/(sni|crypto|channel|mux|relay|agent|control|cli|link|bench|config)/'),
+    forbid('sni-knows-no-one', 'the ClientHello reader stands alone', '^src/sni/', `^src/(crypto|channel|mux)/|^${features}`),
+    forbid('noise-is-generic', 'src/crypto is the Noise Protocol Framework: no sockets, no channel, no mux',
+      '^src/crypto/', `^src/(sni|channel|mux)/|^${features}`),
+    forbid('channel-below-mux', 'the secure channel carries the mux, it does not know it', '^src/channel/', `^src/(sni|mux)/|^${features}`),
+    forbid('mux-knows-no-app', 'the mux knows nothing of relay, agent, control, CLI or SNI', '^src/mux/', `^src/sni/|^${features}`),
+    forbid('control-below-ends', 'the control protocol is shared by both ends and knows neither', '^src/control/', '^src/(relay|agent|cli|link|bench)/'),
+    forbid('link-below-ends', 'link sockets and dial-then-splice are shared by both ends', '^src/link/', '^src/(relay|agent|control|cli|bench)/'),
+    forbid('relay-not-agent', 'relay and agent never import each other', '^src/relay/', '^src/agent/'),
+    forbid('agent-not-relay', 'relay and agent never import each other', '^src/agent/', '^src/relay/'),
+    forbid('only-cli-runs-cli', 'nothing imports the CLI', '^src/(?!cli/)', '^src/cli/'),
+    forbid('src-not-tests', 'the product never imports its tests or benchmarks', '^src/', '^(test|bench)/'),
+    forbid('bench-not-tests', 'benchmarks do not import tests', '^bench/', '^test/'),
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.lint.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js'] },
+  },
+};
