@@ -5,12 +5,12 @@ import { canonicalHostName, hostPatternProblem } from '../net/host-name.js';
 export class TunnelSpecError extends RelayError<'BAD_TUNNEL'> {}
 
 /** One tunnel as the agent's own configuration names it: the only place the agent dials. */
-export type TunnelSpec =
-  | { id: string; type: 'tls'; hostname: string; target: HostPort }
-  | { id: string; type: 'tcp'; port: number; target: HostPort };
+export type TunnelSpec = TlsTunnelSpec | TcpTunnelSpec;
+export interface TlsTunnelSpec { id: string; type: 'tls'; hostname: string; target: HostPort }
+export interface TcpTunnelSpec { id: string; type: 'tcp'; port: number; target: HostPort }
 
 /** `--tls NAME=HOST:PORT` */
-export function parseTlsSpec(text: string): TunnelSpec {
+export function parseTlsSpec(text: string): TlsTunnelSpec {
   const eq = text.indexOf('=');
   if (eq <= 0) throw new TunnelSpecError('BAD_TUNNEL', `--tls expects NAME=HOST:PORT, got ${JSON.stringify(text)}`);
   const hostname = canonicalHostName(text.slice(0, eq));
@@ -26,7 +26,7 @@ export function parseTlsSpec(text: string): TunnelSpec {
  * `ordinal` (0-based, among the agent's TCP tunnels) makes the tunnel id: an opaque `tcp:N`, so
  * the relay never learns what the agent dials, and the id stays the same across reconnects.
  */
-export function parseTcpSpec(text: string, ordinal = 0): TunnelSpec {
+export function parseTcpSpec(text: string, ordinal = 0): TcpTunnelSpec {
   const eq = text.indexOf('=');
   let port = 0;
   if (eq >= 0) {
