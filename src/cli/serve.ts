@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
-import { RelayServer, loadRelayConfig, type RelayFileConfig } from '../relay/index.js';
+import { RelayServer, checkRelaySettings, loadRelayConfig, type RelayFileConfig } from '../relay/index.js';
 import { parseHostPort, parsePortRange } from '../net/address.js';
 import { stateDir, intOption } from './state.js';
 import { warmUpLogged } from './warmup.js';
@@ -48,6 +48,7 @@ async function serve(f: ServeFlags): Promise<void> {
     const tcpText = f.tcpPorts ?? file.tcpPorts ?? (dev ? '20000-20099' : undefined);
     const keyPath = f.key ?? file.key;
     const allowAnyAgent = f.allowAnyAgent ?? file.allowAnyAgent ?? dev;
+    checkRelaySettings({ clientHelloTimeoutMs: f.clientHelloTimeout, tcpHost: f.tcpHost }, '', { clientHelloTimeoutMs: '--client-hello-timeout', tcpHost: '--tcp-host' });
     const staticKey = keyPath ? readPrivateKeyFile(keyPath) : loadOrCreateKeyFile(join(stateDir(), 'relay.key'));
     const relay = new RelayServer({
       staticKey,

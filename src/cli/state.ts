@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,10 +7,15 @@ export function stateDir(): string {
   return process.env.RELAY_HOME || join(homedir(), '.relay');
 }
 
-/** Parses a non-negative integer option (milliseconds, counts); commander passes strings. */
+/**
+ * Parses a non-negative integer option (milliseconds, counts); commander passes strings. A bad
+ * value is commander's InvalidArgumentError: one line naming the option, exit 1.
+ */
 export function intOption(name: string): (v: string) => number {
   return (v: string) => {
-    if (!/^\d+$/.test(v)) throw new Error(`${name} expects a whole number, got ${JSON.stringify(v)}`);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) > 0x7fffffff) {
+      throw new InvalidArgumentError(`${name} expects a whole number from 0 to 2147483647, got ${JSON.stringify(v)}`);
+    }
     return Number(v);
   };
 }

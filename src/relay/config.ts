@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { ConfigError, TableReader, parseTomlTable, readConfigFile } from '../config/toml.js';
+import { decodeKey } from '../crypto/keys.js';
 import { canonicalHostName, isHostPattern } from '../net/host-name.js';
 import { parsePortRange, type PortRange } from '../net/address.js';
 
@@ -32,7 +34,6 @@ export interface RelayFileConfig {
   agents: AgentGrant[];
 }
 
-const KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
 const SETTINGS = ['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'tcp_host', 'allow_any_agent', 'public_host',
   'client_hello_timeout_ms', 'idle_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
 
@@ -40,8 +41,13 @@ function grant(raw: unknown, i: number, source: string): AgentGrant {
   const where = `agents[${i}]`;
   if (typeof raw !== 'object' || raw === null) throw new ConfigError('CONFIG', `${where} must be a table`);
   const r = new TableReader(raw as Record<string, unknown>, source, where);
-  const key = r.str('key');
-  if (!key || !KEY_TEXT.test(key)) throw new ConfigError('CONFIG', `${where}.key must be a 43-character base64url public key`);
+  r.onlyKeys(['name', 'key', 'hosts', 'ports']);
+  const key = r.str('key') ?? '';
+  // Canonical text only: keys are compared as text, so another spelling of the same 32 bytes
+  // (base64url's last character carries two spare bits) would never match the agent's.
+  try { decodeKey(key); } catch {
+    throw new ConfigError('CONFIG', `${where}.key must be a public key: 43 base64url characters, as relay keygen prints them`);
+  }
   const hosts = r.list('hosts').map((h) => {
     const host = typeof h === 'string' ? canonicalHostName(h) : '';
     if (!isHostPattern(host)) throw new ConfigError('CONFIG', `${where}.hosts: ${JSON.stringify(h)} is not a host name or *.pattern`);
@@ -76,12 +82,24 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
     leaseMs: r.num('lease_ms'),
     agents: agents.map((a, i) => grant(a, i, source)),
   };
+  checkRelaySettings(cfg, source, { clientHelloTimeoutMs: 'client_hello_timeout_ms', tcpHost: 'tcp_host' });
   const seen = new Set<string>();
   for (const a of cfg.agents) {
     if (seen.has(a.key)) throw new ConfigError('CONFIG', `${source}: key of agent ${JSON.stringify(a.name)} is listed twice`);
     seen.add(a.key);
   }
   return cfg;
+}
+
+/**
+ * Checks that hold whether a setting came from the file or a flag (`source`: the file, or empty
+ * for flags; `names`: how that source spells them): 0 means "off" for every limit but the
+ * ClientHello deadline, which cannot be off; TCP tunnel ports bind to an address, never a name.
+ */
+export function checkRelaySettings(s: { clientHelloTimeoutMs?: number; tcpHost?: string }, source: string, names: { clientHelloTimeoutMs: string; tcpHost: string }): void {
+  const at = source === '' ? '' : `${source}: `;
+  if (s.clientHelloTimeoutMs === 0) throw new ConfigError('CONFIG', `${at}${names.clientHelloTimeoutMs} must be at least 1: the ClientHello deadline cannot be off`);
+  if (s.tcpHost !== undefined && isIP(s.tcpHost) === 0) throw new ConfigError('CONFIG', `${at}${names.tcpHost} must be an IP address, got ${JSON.stringify(s.tcpHost)}`);
 }
 
 export function loadRelayConfig(path: string): RelayFileConfig {

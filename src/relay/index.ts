@@ -3,4 +3,4 @@
  * (Noise) and for the operator (admin HTTP), and the registry of which agent serves what.
  */
 export { RelayServer, type RelayOptions } from './server.js';
-export { loadRelayConfig, parseRelayConfig, type AgentGrant, type RelayFileConfig } from './config.js';
+export { checkRelaySettings, loadRelayConfig, parseRelayConfig, type AgentGrant, type RelayFileConfig } from './config.js';

@@ -16,7 +16,7 @@ function verdicts(name: string): Record<string, boolean> {
       try { parseClientHello(buildClientHello(name)); } catch (e) { if (e instanceof SniError && e.code === 'MALFORMED') throw e; }
     }),
     'agent --tls': accepts(() => parseTlsSpec(`${name}=127.0.0.1:1`)),
-    'relay grant': accepts(() => parseRelayConfig(`[[agents]]\nkey = "${'k'.repeat(43)}"\nhosts = [${JSON.stringify(name)}]`)),
+    'relay grant': accepts(() => parseRelayConfig(`[[agents]]\nkey = "cYvFMKL_BIhreGnPkNBK2JkEsJGvIwiJQotAGjKcKHc"\nhosts = [${JSON.stringify(name)}]`)),
     'control register': accepts(() => parseRegister(JSON.stringify({ t: 'register', tunnels: [{ id: 't', type: 'tls', hostname: name }] }))),
   };
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseRelayConfig } from '../../src/relay/config.js';
 
-const key = 'x'.repeat(43);
+const key = 'cYvFMKL_BIhreGnPkNBK2JkEsJGvIwiJQotAGjKcKHc';
 
 t.test('a full config parses', async (t) => {
   const c = parseRelayConfig(`
@@ -38,4 +38,22 @@ t.test('mistakes are typed errors that name the setting', async (t) => {
   for (const [text, re] of bad) {
     t.throws(() => parseRelayConfig(text), { name: 'ConfigError', code: 'CONFIG', message: re }, text);
   }
+});
+
+t.test('what the config must refuse, it refuses with one line naming the setting', async (t) => {
+  const canonical = 'cYvFMKL_BIhreGnPkNBK2JkEsJGvIwiJQotAGjKcKHc';
+  // Same 32 bytes, another last character: base64url's spare bits set. Never matches the agent's text.
+  const spare = canonical.slice(0, 42) + 'd';
+  t.not(parseRelayConfig(`[[agents]]\nkey = "${canonical}"`).agents[0].key, undefined);
+  const bad: Array<[string, RegExp]> = [
+    [`[[agents]]\nkey = "${canonical}"\nhost = ["a.example"]`, /unknown setting "agents\[0\]\.host"/],
+    [`[[agents]]\nkey = "${canonical}"\nport = [20022]`, /unknown setting "agents\[0\]\.port"/],
+    [`[[agents]]\nkey = "${spare}"`, /agents\[0\]\.key must be a public key/],
+    ['client_hello_timeout_ms = 0', /client_hello_timeout_ms must be at least 1/],
+    ['tcp_host = "999.1.1.1"', /tcp_host must be an IP address/],
+    ['tcp_host = "relay.example.com"', /tcp_host must be an IP address/],
+    [`[[agents]]\nkey = "${canonical}"\nhosts = ["127.0.0.1"]`, /not a host name/],
+  ];
+  for (const [text, re] of bad) t.throws(() => parseRelayConfig(text), { code: 'CONFIG', message: re }, text);
+  t.equal(parseRelayConfig('tcp_host = "::1"').tcpHost, '::1');
 });
