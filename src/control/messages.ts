@@ -10,6 +10,10 @@ export const CONTROL_TUNNEL_ID = '$control';
 export const MAX_CONTROL_LINE = 64 * 1024;
 export const MAX_TUNNELS_PER_AGENT = 256;
 
+/** Why the relay refused a tunnel (docs/protocol.md "Error codes"). */
+export const TUNNEL_ERROR_CODES = ['UNAUTHORIZED_KEY', 'NOT_AUTHORIZED', 'IN_USE', 'DUPLICATE', 'TOO_MANY_TUNNELS', 'NO_TLS_LISTENER',
+  'NO_TCP_PORTS', 'NO_FREE_PORT', 'PORT_UNAVAILABLE', 'INTERNAL', 'CLOSED'] as const;
+
 export class ControlError extends RelayError<'CONTROL_PROTOCOL'> {}
 
 export type TunnelRequest =

@@ -5,8 +5,11 @@ import type { Logger } from '../log.js';
  * Admin HTTP (loopback by default): `GET /healthz`, `GET /api/tunnels` (JSON), `GET /metrics`
  * (Prometheus text). Read-only: nothing here changes the relay.
  */
-export function createAdminServer(handlers: { status: () => unknown; metrics: () => string; healthy: () => boolean }, log: Logger): http.Server {
-  const server = http.createServer((req, res) => {
+export function createAdminServer(handlers: { status: () => unknown; metrics: () => string; healthy: () => boolean }, log: Logger, timeoutMs = 10_000): http.Server {
+  // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check
+  // often enough that a slow request meets its deadline, not three times it.
+  const checkEvery = Math.max(100, Math.min(1_000, timeoutMs / 4));
+  const server = http.createServer({ connectionsCheckingInterval: checkEvery }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET' }).end(); return; }
     try {
@@ -25,7 +28,11 @@ export function createAdminServer(handlers: { status: () => unknown; metrics: ()
       res.writeHead(500).end();
     }
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
+  server.headersTimeout = timeoutMs;
+  server.requestTimeout = timeoutMs;
+  // A connection that sends nothing, or stays idle between requests, is closed just after the
+  // request deadline (so that a slow request hears its 408 first).
+  server.timeout = timeoutMs + 2 * checkEvery;
+  server.keepAliveTimeout = Math.min(5_000, timeoutMs);
   return server;
 }

@@ -7,7 +7,8 @@ import type { Metrics } from './metrics.js';
 import type { PortTunnel, TunnelRegistry } from './registry.js';
 
 /** Reason codes for a refused public connection (metrics label, log field). */
-export type RefuseReason = 'not_tls' | 'no_sni' | 'malformed' | 'too_large' | 'timeout' | 'unknown_name' | 'no_agent' | 'per_ip_limit' | 'per_tunnel_limit' | 'draining';
+export const REFUSE_REASONS = ['not_tls', 'no_sni', 'malformed', 'too_large', 'timeout', 'unknown_name', 'no_agent', 'per_ip_limit', 'per_tunnel_limit', 'draining'] as const;
+export type RefuseReason = (typeof REFUSE_REASONS)[number];
 
 const SNI_REASON: Record<SniError['code'], RefuseReason> = {
   NOT_TLS: 'not_tls', NO_SNI: 'no_sni', MALFORMED: 'malformed', TOO_LARGE: 'too_large', TIMEOUT: 'timeout',

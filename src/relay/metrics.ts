@@ -16,6 +16,15 @@ export class Metrics {
   private readonly help = new Map<string, string>();
   private readonly gauges = new Map<string, () => number>();
 
+  /**
+   * A counter, shown from the start with 0 for each label set listed: a dashboard's `rate()` needs
+   * the series before its first increment.
+   */
+  counter(name: string, help: string, labelSets: Labels[] = []): void {
+    this.help.set(name, help);
+    for (const labels of labelSets) if (!this.counters.has(key(name, labels))) this.counters.set(key(name, labels), 0);
+  }
+
   describe(name: string, help: string): void { this.help.set(name, help); }
 
   inc(name: string, labels?: Labels, by = 1): void {

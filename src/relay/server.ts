@@ -10,7 +10,8 @@ import { createAdminServer } from './admin.js';
 import { AgentLink } from './agent-link.js';
 import { resourceKey } from './agent-session.js';
 import type { AgentGrant } from './config.js';
-import { FrontDoor } from './front-door.js';
+import { FrontDoor, REFUSE_REASONS } from './front-door.js';
+import { TUNNEL_ERROR_CODES } from '../control/index.js';
 import { Metrics } from './metrics.js';
 import { TunnelRegistry } from './registry.js';
 
@@ -41,9 +42,14 @@ export interface RelayOptions {
    * after it opens, whether it registers or not (default 10 000 ms).
    */
   unknownAgentTimeoutMs?: number;
+  /** Deadline of an admin HTTP request, and of an admin connection that sends nothing (default 10 000 ms). */
+  adminTimeoutMs?: number;
   mux?: Partial<MuxConfig>;
   logger: Logger;
 }
+
+/** How an agent connection can fail before its session (NoiseResponder's codes). */
+const HANDSHAKE_FAILURE_CODES = ['TIMEOUT', 'HANDSHAKE_FAILED', 'REPLAY', 'TOO_MANY_PENDING', 'GARBAGE', 'VERSION_MISMATCH', 'SUITE_UNSUPPORTED'] as const;
 
 /**
  * The relay: its listeners (public TLS, TCP tunnel ports, agents, admin) and the parts behind
@@ -97,11 +103,12 @@ export class RelayServer {
       mux: opts.mux,
     });
     const m = this.metrics;
-    m.describe('relay_public_connections_total', 'Public connections accepted, by listener type');
-    m.describe('relay_public_refused_total', 'Public connections refused, by reason');
-    m.describe('relay_agent_handshakes_failed_total', 'Agent connections that failed before a session, by code');
-    m.describe('relay_tunnel_errors_total', 'Tunnel registrations refused, by code');
-    m.describe('relay_bytes_total', 'Bytes spliced, by direction (in: from public clients)');
+    const each = <K extends string>(label: K, values: readonly string[]) => values.map((v) => ({ [label]: v }) as Record<K, string>);
+    m.counter('relay_public_connections_total', 'Public connections accepted, by listener type', each('type', ['tls', 'tcp']));
+    m.counter('relay_public_refused_total', 'Public connections refused, by reason', each('reason', REFUSE_REASONS));
+    m.counter('relay_agent_handshakes_failed_total', 'Agent connections that failed before a session, by code', each('code', HANDSHAKE_FAILURE_CODES));
+    m.counter('relay_tunnel_errors_total', 'Tunnel registrations refused, by code', each('code', TUNNEL_ERROR_CODES));
+    m.counter('relay_bytes_total', 'Bytes spliced, by direction (in: from public clients)', each('direction', ['in', 'out']));
     m.describe('relay_agent_sessions', 'Live agent sessions');
     m.describe('relay_public_open', 'Open public connections');
     m.gauge('relay_agent_sessions', () => this.agentLink.authorizedCount);
@@ -121,7 +128,7 @@ export class RelayServer {
     if (o.adminListen) {
       this.adminServer = createAdminServer({
         healthy: () => !this.frontDoor.draining, status: () => this.status(), metrics: () => this.metrics.render(),
-      }, this.log.child({ part: 'admin' }));
+      }, this.log.child({ part: 'admin' }), o.adminTimeoutMs);
       this.addresses.admin = await listen(this.adminServer, o.adminListen);
     }
   }
