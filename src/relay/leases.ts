@@ -50,6 +50,24 @@ export class Leases {
     if (--h.live === 0) h.expiresAt = this.now() + this.leaseMs;
   }
 
+  /** Holdings kept (live and leased): what the leases cost in memory. */
+  get size(): number {
+    let n = 0;
+    for (const m of this.held.values()) n += m.size;
+    return n;
+  }
+
+  /** Forgets every expired lease (run on a timer: a name nobody asks for again must not stay forever); returns how many. */
+  expire(): number {
+    const t = this.now();
+    let n = 0;
+    for (const [resource, m] of this.held) {
+      for (const [k, h] of m) if (h.live === 0 && h.expiresAt <= t) { m.delete(k); n++; }
+      if (m.size === 0) this.held.delete(resource);
+    }
+    return n;
+  }
+
   /** Whether `key` holds `resource` live or under an unexpired lease. */
   holds(resource: string, key: string): boolean {
     const h = this.held.get(resource)?.get(key);

@@ -44,11 +44,22 @@ export class TunnelRegistry {
   /** Port → the (agent key, tunnel id) it was last given to, so a reconnect gets it back. Bounded by the ports bound. */
   private readonly portGivenTo = new Map<number, string>();
   private readonly log: Logger;
+  private readonly expiry: NodeJS.Timeout;
 
   constructor(private readonly opts: RegistryOptions) {
     this.authz = new Authorizer(opts.grants, opts.allowAnyAgent);
     this.leases = new Leases(opts.leaseMs);
     this.log = opts.logger;
+    this.expiry = setInterval(() => {
+      const expired = this.leases.expire();
+      if (expired > 0) this.log.info({ event: 'lease.expired', count: expired, kept: this.leases.size }, `${expired} leases expired`);
+    }, Math.max(10, Math.min(opts.leaseMs, 60_000)));
+    this.expiry.unref();
+  }
+
+  /** Stops the lease timer (shutdown). */
+  close(): void {
+    clearInterval(this.expiry);
   }
 
   /** Answers a register request, tunnel by tunnel: one refusal never costs the others. */

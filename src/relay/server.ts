@@ -180,5 +180,6 @@ export class RelayServer {
     this.adminServer?.closeAllConnections();
     await Promise.all(servers.filter((s) => s !== null).map((s) => new Promise<void>((r) => s.close(() => r()))));
     cancelGrace();
+    this.registry.close();
   }
 }

@@ -51,3 +51,17 @@ t.test('authorizer: grants from config, development mode', async (t) => {
   t.ok(dev.mayClaimHost('B'.repeat(43), 'anything.test'));
   t.notOk(dev.granted('B'.repeat(43), 'anything.test'), 'development mode is not an explicit grant');
 });
+
+t.test('expire() forgets expired leases whether or not anyone asks for them again', async (t) => {
+  let now = 0;
+  const l = new Leases(10, () => now);
+  for (let i = 0; i < 100; i++) { l.acquire(`host:n${i}.test`, 'K'); l.release(`host:n${i}.test`, 'K'); }
+  l.acquire('host:live.test', 'K');
+  t.equal(l.size, 101);
+  now = 9;
+  t.equal(l.expire(), 0, 'nothing before its time');
+  now = 10;
+  t.equal(l.expire(), 100);
+  t.equal(l.size, 1, 'the live holding stays');
+  t.ok(l.holds('host:live.test', 'K'));
+});
