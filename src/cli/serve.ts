@@ -10,7 +10,7 @@ import { warmUpLogged } from './warmup.js';
 interface ServeFlags {
   key?: string; tlsListen?: string; agentListen?: string; adminListen?: string; tcpPorts?: string; tcpHost?: string;
   config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number;
-  maxConnsPerIp?: number; maxConnsPerTunnel?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
+  maxConnsPerIp?: number; maxConnsPerTunnel?: number; maxAgentSessions?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -29,6 +29,7 @@ export function registerServe(program: Command): void {
     .option('--idle-timeout <ms>', 'close public connections idle this long (default 0: never)', intOption('--idle-timeout'))
     .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 0: no limit)', intOption('--max-conns-per-ip'))
     .option('--max-conns-per-tunnel <n>', 'open public connections per tunnel (default 0: no limit)', intOption('--max-conns-per-tunnel'))
+    .option('--max-agent-sessions <n>', 'agent sessions at once (default 4096; 0: no limit)', intOption('--max-agent-sessions'))
     .option('--drain-timeout <ms>', 'on SIGTERM, how long open connections may finish (default 30000)', intOption('--drain-timeout'))
     .option('--lease <ms>', 'how long a disconnected agent keeps its names and ports (default 600000)', intOption('--lease'))
     .option('--dev', 'development defaults: loopback listeners, --allow-any-agent, TCP ports 20000-20099')
@@ -64,6 +65,7 @@ async function serve(f: ServeFlags): Promise<void> {
       idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
       maxConnsPerIp: f.maxConnsPerIp ?? file.maxConnsPerIp,
       maxConnsPerTunnel: f.maxConnsPerTunnel ?? file.maxConnsPerTunnel,
+      maxAgentSessions: f.maxAgentSessions ?? file.maxAgentSessions,
       drainTimeoutMs: f.drainTimeout ?? file.drainTimeoutMs,
       leaseMs: f.lease ?? file.leaseMs,
       logger: log,

@@ -16,6 +16,10 @@ export interface AgentLinkOptions {
   handshakeTimeoutMs?: number;
   /** A session whose key the relay does not know is ended this long after it opens, register or not. */
   unknownAgentTimeoutMs: number;
+  /** Agent sessions at once (0: no limit); a session beyond it is closed as soon as it is authenticated. */
+  maxSessions: number;
+  /** Sessions of keys the relay does not know, at once: each lives only to hear why it is refused. */
+  maxUnknownSessions: number;
   mux?: Partial<MuxConfig>;
 }
 
@@ -83,6 +87,13 @@ export class AgentLink {
   private onSession(agent: AgentSession): void {
     const { session } = agent;
     const log = this.log.child({ agent: agent.name });
+    const refusal = this.overLimit(agent.authorized);
+    if (refusal !== null) {
+      this.opts.metrics.inc('relay_agent_sessions_refused_total', { reason: refusal });
+      log.warn({ event: 'agent.refused', remote: agent.remote, reason: refusal }, 'agent session refused: too many sessions');
+      session.destroy(new Error(refusal)); // at once: a flood of them must not wait for CLOSE answers
+      return;
+    }
     this.sessions.add(agent);
     log.info({ event: 'agent.connected', remote: agent.remote, cipher: agent.cipher, authorized: agent.authorized }, 'agent connected');
     let control = false;
@@ -116,6 +127,14 @@ export class AgentLink {
       this.opts.registry.unregisterAll(agent);
       log.info({ event: 'agent.disconnected', remote: agent.remote, error: err?.message }, 'agent disconnected');
     };
+  }
+
+  /** Why one more session must be refused, or null. */
+  private overLimit(authorized: boolean): 'too_many_sessions' | 'too_many_unknown' | null {
+    const { maxSessions, maxUnknownSessions } = this.opts;
+    if (maxSessions > 0 && this.sessions.size >= maxSessions) return 'too_many_sessions';
+    if (!authorized && this.sessions.size - this.authorizedCount >= maxUnknownSessions) return 'too_many_unknown';
+    return null;
   }
 
   private async register(agent: AgentSession, tunnels: TunnelRequest[], log: Logger): Promise<TunnelResult[]> {

@@ -28,6 +28,7 @@ export interface RelayFileConfig {
   clientHelloTimeoutMs?: number;
   idleTimeoutMs?: number;
   maxConnsPerTunnel?: number;
+  maxAgentSessions?: number;
   maxConnsPerIp?: number;
   drainTimeoutMs?: number;
   leaseMs?: number;
@@ -35,7 +36,7 @@ export interface RelayFileConfig {
 }
 
 const SETTINGS = ['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'tcp_host', 'allow_any_agent', 'public_host',
-  'client_hello_timeout_ms', 'idle_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
+  'client_hello_timeout_ms', 'idle_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'max_agent_sessions', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
 
 function grant(raw: unknown, i: number, source: string): AgentGrant {
   const where = `agents[${i}]`;
@@ -77,6 +78,7 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
     clientHelloTimeoutMs: r.num('client_hello_timeout_ms'),
     idleTimeoutMs: r.num('idle_timeout_ms'),
     maxConnsPerTunnel: r.num('max_conns_per_tunnel'),
+    maxAgentSessions: r.num('max_agent_sessions'),
     maxConnsPerIp: r.num('max_conns_per_ip'),
     drainTimeoutMs: r.num('drain_timeout_ms'),
     leaseMs: r.num('lease_ms'),

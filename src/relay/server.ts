@@ -42,6 +42,10 @@ export interface RelayOptions {
    * after it opens, whether it registers or not (default 10 000 ms).
    */
   unknownAgentTimeoutMs?: number;
+  /** Agent sessions at once, authorized or not (default 4096; 0: no limit). */
+  maxAgentSessions?: number;
+  /** Sessions of unknown keys at once (default 64): each only hears why it is refused. */
+  maxUnknownAgentSessions?: number;
   /** Deadline of an admin HTTP request, and of an admin connection that sends nothing (default 10 000 ms). */
   adminTimeoutMs?: number;
   mux?: Partial<MuxConfig>;
@@ -100,6 +104,8 @@ export class RelayServer {
       logger: this.log,
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
       unknownAgentTimeoutMs: opts.unknownAgentTimeoutMs ?? 10_000,
+      maxSessions: opts.maxAgentSessions ?? 4096,
+      maxUnknownSessions: opts.maxUnknownAgentSessions ?? 64,
       mux: opts.mux,
     });
     const m = this.metrics;
@@ -107,6 +113,7 @@ export class RelayServer {
     m.counter('relay_public_connections_total', 'Public connections accepted, by listener type', each('type', ['tls', 'tcp']));
     m.counter('relay_public_refused_total', 'Public connections refused, by reason', each('reason', REFUSE_REASONS));
     m.counter('relay_agent_handshakes_failed_total', 'Agent connections that failed before a session, by code', each('code', HANDSHAKE_FAILURE_CODES));
+    m.counter('relay_agent_sessions_refused_total', 'Authenticated agent sessions closed at once, over a session limit, by reason', each('reason', ['too_many_sessions', 'too_many_unknown']));
     m.counter('relay_tunnel_errors_total', 'Tunnel registrations refused, by code', each('code', TUNNEL_ERROR_CODES));
     m.counter('relay_bytes_total', 'Bytes spliced, by direction (in: from public clients)', each('direction', ['in', 'out']));
     m.describe('relay_agent_sessions', 'Live agent sessions');
