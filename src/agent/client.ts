@@ -4,7 +4,7 @@ import { connectChannel, type CipherName } from '../crypto/channel.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';
-import { requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
+import { MAX_TUNNELS_PER_AGENT, requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
 import { createLinkSocket, dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -47,10 +47,18 @@ export class AgentClient {
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger;
     this.backoff = new Backoff(opts.backoff);
-    for (const t of opts.tunnels) this.byId.set(t.id, t);
+    for (const t of opts.tunnels.slice(0, MAX_TUNNELS_PER_AGENT)) this.byId.set(t.id, t);
   }
 
-  start(): void { this.connect(); }
+  start(): void {
+    // A relay takes at most MAX_TUNNELS_PER_AGENT per session: say so now, for each one left out.
+    for (const t of this.opts.tunnels.slice(MAX_TUNNELS_PER_AGENT)) {
+      const message = `at most ${MAX_TUNNELS_PER_AGENT} tunnels per agent; this one is not registered`;
+      this.log.error({ event: 'tunnel.error', code: 'TOO_MANY_TUNNELS', message, tunnel: t.id }, `tunnel ${t.id} refused: ${message}`);
+      this.onTunnel({ id: t.id, ok: false, code: 'TOO_MANY_TUNNELS' });
+    }
+    this.connect();
+  }
 
   /** Stops reconnecting, closes the session (authenticated close) and every local connection. */
   async stop(): Promise<void> {
@@ -104,7 +112,7 @@ export class AgentClient {
       if (this.session === session) this.session = null;
       this.retry(err ?? new Error('relay closed the session'), where);
     };
-    requestRegister(session, this.opts.tunnels.map((t) => this.request(t)), {
+    requestRegister(session, [...this.byId.values()].map((t) => this.request(t)), {
       onResults: (msg) => this.onRegistered(msg),
       onError: (e) => {
         this.log.warn({ event: 'control.error', err: e.message }, 'bad control message from relay');

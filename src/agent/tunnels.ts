@@ -18,7 +18,9 @@ export function parseTlsSpec(text: string): TlsTunnelSpec {
   const problem = hostPatternProblem(hostname);
   if (problem !== null) throw new TunnelSpecError('BAD_TUNNEL', `--tls: ${JSON.stringify(hostname)} is not a host name (${problem})`);
   const target = parseTarget(text.slice(eq + 1), '--tls');
-  return { id: `tls:${hostname}`, type: 'tls', hostname, target };
+  // The name is the id: a host name has no ':', so it never meets a `tcp:N` id, and at most
+  // 253 characters it fits an OPEN's metadata (docs/protocol.md "Control stream").
+  return { id: hostname, type: 'tls', hostname, target };
 }
 
 /**

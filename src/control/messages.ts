@@ -1,5 +1,5 @@
 import { RelayError } from '../errors.js';
-import { isHostPattern } from '../net/host-name.js';
+import { hostPatternProblem } from '../net/host-name.js';
 
 /**
  * The control conversation between agent and relay (docs/protocol.md "Control stream"): one
@@ -7,11 +7,16 @@ import { isHostPattern } from '../net/host-name.js';
  * read: the other side may be compromised.
  */
 export const CONTROL_TUNNEL_ID = '$control';
-export const MAX_CONTROL_LINE = 64 * 1024;
+/** Room for a register of 256 tunnels with 253-character names, and for its answer. */
+export const MAX_CONTROL_LINE = 256 * 1024;
 export const MAX_TUNNELS_PER_AGENT = 256;
+/** Entries one register may list; those past MAX_TUNNELS_PER_AGENT are each refused, not the message. */
+export const MAX_REGISTER_ENTRIES = 4096;
+/** A tunnel id travels in every OPEN's metadata, whose length field is one byte. */
+export const MAX_TUNNEL_ID = 255;
 
 /** Why the relay refused a tunnel (docs/protocol.md "Error codes"). */
-export const TUNNEL_ERROR_CODES = ['UNAUTHORIZED_KEY', 'NOT_AUTHORIZED', 'IN_USE', 'DUPLICATE', 'TOO_MANY_TUNNELS', 'NO_TLS_LISTENER',
+export const TUNNEL_ERROR_CODES = ['UNAUTHORIZED_KEY', 'NOT_AUTHORIZED', 'IN_USE', 'DUPLICATE', 'TOO_MANY_TUNNELS', 'BAD_REQUEST', 'NO_TLS_LISTENER',
   'NO_TCP_PORTS', 'NO_FREE_PORT', 'PORT_UNAVAILABLE', 'INTERNAL', 'CLOSED'] as const;
 
 export class ControlError extends RelayError<'CONTROL_PROTOCOL'> {}
@@ -25,10 +30,15 @@ export type TunnelResult =
   | { id: string; ok: true; type: 'tcp'; port: number; address: string }
   | { id: string; ok: false; code: string; message: string };
 
+/** An entry the relay answers with a refusal of its own (its id was readable, the rest was not acceptable). */
+export interface TunnelRefusal { id: string; refused: { code: string; message: string } }
+
 export interface RegisterMessage { t: 'register'; tunnels: TunnelRequest[] }
+/** A register as the relay reads it: each entry a request or, alone, refused. */
+export interface ParsedRegister { t: 'register'; tunnels: Array<TunnelRequest | TunnelRefusal> }
 export interface RegisteredMessage { t: 'registered'; tunnels: TunnelResult[] }
 
-const ID = /^[A-Za-z0-9_.:@*\-[\]]{1,128}$/;
+const ID = /^[A-Za-z0-9_.:@*\-[\]]{1,255}$/; // 255: MAX_TUNNEL_ID
 
 function fail(why: string): never { throw new ControlError('CONTROL_PROTOCOL', `control message: ${why}`); }
 
@@ -58,22 +68,33 @@ function port(v: unknown): number {
   return v;
 }
 
-export function parseRegister(line: string): RegisterMessage {
+/**
+ * Reads a register as the relay does. An entry whose id cannot be read ends the session (there
+ * is nothing to answer it with); any other fault in an entry refuses that entry alone, so that one
+ * tunnel the relay will not take never costs the agent its others.
+ */
+export function parseRegister(line: string): ParsedRegister {
   const m = parseLine(line);
   if (m.t !== 'register') fail(`expected register, got ${JSON.stringify(String(m.t)).slice(0, 40)}`);
-  if (!Array.isArray(m.tunnels) || m.tunnels.length > MAX_TUNNELS_PER_AGENT) fail('tunnels must be a list of at most 256');
+  if (!Array.isArray(m.tunnels) || m.tunnels.length > MAX_REGISTER_ENTRIES) fail(`tunnels must be a list of at most ${MAX_REGISTER_ENTRIES}`);
   const seen = new Set<string>();
-  const tunnels = m.tunnels.map((raw): TunnelRequest => {
+  const tunnels = m.tunnels.map((raw): TunnelRequest | TunnelRefusal => {
     const t = obj(raw, 'tunnel');
     const tid = id(t.id);
-    if (seen.has(tid)) fail('duplicate tunnel id');
+    const refuse = (code: string, message: string): TunnelRefusal => ({ id: tid, refused: { code, message } });
+    if (seen.has(tid)) return refuse('DUPLICATE', `tunnel id ${tid} is listed twice`);
     seen.add(tid);
     if (t.type === 'tls') {
-      if (typeof t.hostname !== 'string' || !isHostPattern(t.hostname)) fail('bad hostname');
+      if (typeof t.hostname !== 'string') return refuse('BAD_REQUEST', 'hostname must be a string');
+      const problem = hostPatternProblem(t.hostname);
+      if (problem !== null) return refuse('BAD_REQUEST', `hostname is not a host name or *.pattern (${problem})`);
       return { id: tid, type: 'tls', hostname: t.hostname };
     }
-    if (t.type === 'tcp') return { id: tid, type: 'tcp', port: port(t.port) };
-    fail('tunnel type must be tls or tcp');
+    if (t.type === 'tcp') {
+      if (typeof t.port !== 'number' || !Number.isInteger(t.port) || t.port < 0 || t.port > 65535) return refuse('BAD_REQUEST', 'port must be a whole number from 0 to 65535');
+      return { id: tid, type: 'tcp', port: t.port };
+    }
+    return refuse('BAD_REQUEST', 'tunnel type must be tls or tcp');
   });
   return { t: 'register', tunnels };
 }

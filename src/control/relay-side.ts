@@ -1,10 +1,10 @@
 import type { Stream } from '../mux/index.js';
 import { ControlStream } from './control-stream.js';
-import { ControlError, parseRegister, type TunnelRequest, type TunnelResult } from './messages.js';
+import { ControlError, parseRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult } from './messages.js';
 
 export interface RegisterAnswerOptions {
   /** Answers the session's one register, a result per requested tunnel. */
-  register: (tunnels: TunnelRequest[]) => Promise<TunnelResult[]>;
+  register: (tunnels: Array<TunnelRequest | TunnelRefusal>) => Promise<TunnelResult[]>;
   /** Half-close after the answer even if the agent keeps its side open (an unknown key learns why, then goes). */
   endAfterAnswer: boolean;
   /** A bad line, a second register, or a register that could not be answered: the owner ends the session. */

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { NoiseResponder } from '../crypto/channel.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig } from '../mux/index.js';
-import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';
 import { AgentSession } from './agent-session.js';
 import type { Metrics } from './metrics.js';
 import type { TunnelRegistry } from './registry.js';
@@ -137,7 +137,7 @@ export class AgentLink {
     return null;
   }
 
-  private async register(agent: AgentSession, tunnels: TunnelRequest[], log: Logger): Promise<TunnelResult[]> {
+  private async register(agent: AgentSession, tunnels: Array<TunnelRequest | TunnelRefusal>, log: Logger): Promise<TunnelResult[]> {
     const results = await this.opts.registry.register(agent, tunnels);
     for (const r of results) {
       if (r.ok) continue;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
-import { MAX_TUNNELS_PER_AGENT, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { MAX_TUNNELS_PER_AGENT, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';
 import { formatHostPort, type PortRange } from '../net/address.js';
 import { listen } from '../net/listen.js';
 import { Authorizer } from './authz.js';
@@ -63,12 +63,12 @@ export class TunnelRegistry {
   }
 
   /** Answers a register request, tunnel by tunnel: one refusal never costs the others. */
-  async register(agent: AgentSession, requests: TunnelRequest[]): Promise<TunnelResult[]> {
+  async register(agent: AgentSession, requests: Array<TunnelRequest | TunnelRefusal>): Promise<TunnelResult[]> {
     const out: TunnelResult[] = [];
     for (const req of requests) {
       let r: TunnelResult;
       try {
-        r = await this.registerOne(agent, req);
+        r = 'refused' in req ? { id: req.id, ok: false, ...req.refused } : await this.registerOne(agent, req);
       } catch (e) {
         r = { id: req.id, ok: false, code: 'INTERNAL', message: (e as Error).message };
       }

@@ -4,7 +4,7 @@ import { Backoff } from '../../src/agent/backoff.js';
 import { parseHostPort, parsePortRange } from '../../src/net/address.js';
 
 t.test('tunnel specs', async (t) => {
-  t.same(parseTlsSpec('App.Test.=127.0.0.1:8443'), { id: 'tls:app.test', type: 'tls', hostname: 'app.test', target: { host: '127.0.0.1', port: 8443 } });
+  t.same(parseTlsSpec('App.Test.=127.0.0.1:8443'), { id: 'app.test', type: 'tls', hostname: 'app.test', target: { host: '127.0.0.1', port: 8443 } });
   t.same(parseTcpSpec('127.0.0.1:22'), { id: 'tcp:1', type: 'tcp', port: 0, target: { host: '127.0.0.1', port: 22 } });
   t.equal(parseTcpSpec('127.0.0.1:22', 2).id, 'tcp:3', 'an opaque ordinal: the relay never learns the target');
   t.same(parseTcpSpec('20022=[::1]:22').target, { host: '::1', port: 22 });

@@ -5,17 +5,34 @@ t.test('register round-trips and is validated', async (t) => {
   const m = { t: 'register' as const, tunnels: [{ id: 'tls:a.test', type: 'tls' as const, hostname: 'a.test' }, { id: 'tcp:x', type: 'tcp' as const, port: 0 }] };
   const line = encodeLine(m).toString().trimEnd();
   t.same(parseRegister(line), m);
+  // Nothing to answer with: the message is a protocol error.
   const bad = [
-    '{"t":"register","tunnels":[{"id":"a","type":"udp"}]}',
-    '{"t":"register","tunnels":[{"id":"a","type":"tcp","port":70000}]}',
-    '{"t":"register","tunnels":[{"id":"a","type":"tls","hostname":"1.2.3.4:5"}]}',
-    '{"t":"register","tunnels":[{"id":"a","type":"tcp","port":1},{"id":"a","type":"tcp","port":2}]}',
+    '{"t":"register","tunnels":[{"type":"tcp","port":1}]}',
+    '{"t":"register","tunnels":[{"id":"a b","type":"tcp","port":1}]}',
+    `{"t":"register","tunnels":[{"id":"${'a'.repeat(256)}","type":"tcp","port":1}]}`,
+    '{"t":"register","tunnels":[7]}',
+    `{"t":"register","tunnels":[${Array.from({ length: 4097 }, (_, i) => `{"id":"t${i}","type":"tcp","port":0}`).join(',')}]}`,
     '{"t":"register","tunnels":{}}',
     '{"t":"hello"}',
     '[1]',
     'not json',
   ];
-  for (const b of bad) t.throws(() => parseRegister(b), ControlError, b);
+  for (const b of bad) t.throws(() => parseRegister(b), ControlError, b.slice(0, 80));
+});
+
+t.test('a bad entry with a readable id is refused alone', async (t) => {
+  const m = parseRegister(JSON.stringify({ t: 'register', tunnels: [
+    { id: 'ok', type: 'tcp', port: 0 },
+    { id: 'u', type: 'udp' },
+    { id: 'p', type: 'tcp', port: 70000 },
+    { id: 'ip', type: 'tls', hostname: '1.2.3.4' },
+    { id: 'ok', type: 'tcp', port: 2 },
+    { id: 'long', type: 'tls', hostname: `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}` },
+  ] }));
+  t.same(m.tunnels.map((x) => ('refused' in x ? `${x.id}:${x.refused.code}` : x.id)),
+    ['ok', 'u:BAD_REQUEST', 'p:BAD_REQUEST', 'ip:BAD_REQUEST', 'ok:DUPLICATE', 'long']);
+  const many = parseRegister(JSON.stringify({ t: 'register', tunnels: Array.from({ length: 300 }, (_, i) => ({ id: `t${i}`, type: 'tcp', port: 0 })) }));
+  t.equal(many.tunnels.length, 300, 'past 256 entries the message still parses; the relay refuses the excess one by one');
 });
 
 t.test('registered results are validated and truncated', async (t) => {
