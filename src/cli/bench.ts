@@ -97,7 +97,7 @@ async function bench(f: BenchFlags): Promise<number> {
       targets = await startTargets();
       // Tunnel ports from the OS, asked for by the agent explicitly (the range only has to hold them).
       const [pEcho, pSink] = [await freePort(), await freePort()];
-      const relay = new Child(['serve', '--allow-any-agent', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0',
+      const relay = new Child(['serve', '--allow-any-agent', '--max-conns-per-ip', '0', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0',
         '--admin-listen', 'off', '--tcp-ports', `${Math.min(pEcho, pSink)}-${Math.max(pEcho, pSink)}`, '--tcp-host', '127.0.0.1'], { RELAY_HOME: home });
       children.push(relay);
       const ready = await relayReady(relay);

@@ -9,7 +9,7 @@ import { warmUpLogged } from './warmup.js';
 
 interface ServeFlags {
   key?: string; tlsListen?: string; agentListen?: string; adminListen?: string; tcpPorts?: string; tcpHost?: string;
-  config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number;
+  config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number; firstByteTimeout?: number;
   maxConnsPerIp?: number; maxConnsPerTunnel?: number; maxAgentSessions?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
 }
 
@@ -27,7 +27,8 @@ export function registerServe(program: Command): void {
     .option('--public-host <name>', 'host name shown in tunnel URLs and addresses')
     .option('--client-hello-timeout <ms>', 'deadline for a complete ClientHello (default 10000)', intOption('--client-hello-timeout'))
     .option('--idle-timeout <ms>', 'close public connections idle this long (default 0: never)', intOption('--idle-timeout'))
-    .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 0: no limit)', intOption('--max-conns-per-ip'))
+    .option('--first-byte-timeout <ms>', 'close public connections that carry no byte either way this long (default 30000; 0: never)', intOption('--first-byte-timeout'))
+    .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 2048; 0: no limit)', intOption('--max-conns-per-ip'))
     .option('--max-conns-per-tunnel <n>', 'open public connections per tunnel (default 0: no limit)', intOption('--max-conns-per-tunnel'))
     .option('--max-agent-sessions <n>', 'agent sessions at once (default 4096; 0: no limit)', intOption('--max-agent-sessions'))
     .option('--drain-timeout <ms>', 'on SIGTERM, how long open connections may finish (default 30000)', intOption('--drain-timeout'))
@@ -63,6 +64,7 @@ async function serve(f: ServeFlags): Promise<void> {
       grants: file.agents,
       clientHelloTimeoutMs: f.clientHelloTimeout ?? file.clientHelloTimeoutMs,
       idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
+      firstByteTimeoutMs: f.firstByteTimeout ?? file.firstByteTimeoutMs,
       maxConnsPerIp: f.maxConnsPerIp ?? file.maxConnsPerIp,
       maxConnsPerTunnel: f.maxConnsPerTunnel ?? file.maxConnsPerTunnel,
       maxAgentSessions: f.maxAgentSessions ?? file.maxAgentSessions,

@@ -27,6 +27,7 @@ export interface RelayFileConfig {
   publicHost?: string;
   clientHelloTimeoutMs?: number;
   idleTimeoutMs?: number;
+  firstByteTimeoutMs?: number;
   maxConnsPerTunnel?: number;
   maxAgentSessions?: number;
   maxConnsPerIp?: number;
@@ -36,7 +37,7 @@ export interface RelayFileConfig {
 }
 
 const SETTINGS = ['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'tcp_host', 'allow_any_agent', 'public_host',
-  'client_hello_timeout_ms', 'idle_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'max_agent_sessions', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
+  'client_hello_timeout_ms', 'idle_timeout_ms', 'first_byte_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'max_agent_sessions', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
 
 function grant(raw: unknown, i: number, source: string): AgentGrant {
   const where = `agents[${i}]`;
@@ -77,6 +78,7 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
     publicHost: r.str('public_host'),
     clientHelloTimeoutMs: r.num('client_hello_timeout_ms'),
     idleTimeoutMs: r.num('idle_timeout_ms'),
+    firstByteTimeoutMs: r.num('first_byte_timeout_ms'),
     maxConnsPerTunnel: r.num('max_conns_per_tunnel'),
     maxAgentSessions: r.num('max_agent_sessions'),
     maxConnsPerIp: r.num('max_conns_per_ip'),

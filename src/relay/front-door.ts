@@ -7,7 +7,7 @@ import type { Metrics } from './metrics.js';
 import type { PortTunnel, TunnelRegistry } from './registry.js';
 
 /** Reason codes for a refused public connection (metrics label, log field). */
-export const REFUSE_REASONS = ['not_tls', 'no_sni', 'malformed', 'too_large', 'timeout', 'unknown_name', 'no_agent', 'per_ip_limit', 'per_tunnel_limit', 'draining'] as const;
+export const REFUSE_REASONS = ['not_tls', 'no_sni', 'malformed', 'too_large', 'timeout', 'unknown_name', 'no_agent', 'per_ip_limit', 'per_tunnel_limit', 'draining', 'no_data'] as const;
 export type RefuseReason = (typeof REFUSE_REASONS)[number];
 
 const SNI_REASON: Record<SniError['code'], RefuseReason> = {
@@ -21,6 +21,8 @@ export interface FrontDoorOptions {
   clientHelloTimeoutMs: number;
   /** Close a public connection idle this long in both directions (0: never). */
   idleTimeoutMs: number;
+  /** Close a public connection that has carried no byte either way this long after accept (0: never). */
+  firstByteTimeoutMs: number;
   /** Open connections per source address, per tunnel (0: no limit). */
   maxConnsPerIp: number;
   maxConnsPerTunnel: number;
@@ -44,6 +46,12 @@ export class FrontDoor {
 
   constructor(private readonly opts: FrontDoorOptions) {
     this.log = opts.logger;
+  }
+
+  /** The limits in force, for the status report. */
+  get limits(): { clientHelloTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number; maxConnsPerIp: number; maxConnsPerTunnel: number } {
+    const { clientHelloTimeoutMs, firstByteTimeoutMs, idleTimeoutMs, maxConnsPerIp, maxConnsPerTunnel } = this.opts;
+    return { clientHelloTimeoutMs, firstByteTimeoutMs, idleTimeoutMs, maxConnsPerIp, maxConnsPerTunnel };
   }
 
   /** Open public connections of one tunnel (by its resource key). */
@@ -96,8 +104,27 @@ export class FrontDoor {
       if (this.sockets.size === 0) this.onIdle?.();
       decrement(this.perIp, ip);
     });
-    if (this.opts.idleTimeoutMs > 0) socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
+    this.armTimeouts(socket);
     return true;
+  }
+
+  /**
+   * One socket timer (Node re-arms it on every read and write, nothing per chunk here): first the
+   * first-byte deadline, so that a connection that never carries a byte cannot hold a stream of
+   * an agent's session forever; then the idle timeout, if any.
+   */
+  private armTimeouts(socket: net.Socket): void {
+    const { firstByteTimeoutMs: first, idleTimeoutMs: idle } = this.opts;
+    if (first === 0) {
+      if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
+      return;
+    }
+    socket.setTimeout(first, () => {
+      if (socket.bytesRead === 0 && socket.bytesWritten === 0) return this.refuse(socket, 'no_data', { afterMs: first });
+      // Idle for `first` ms already: the idle timeout is due now, or after what remains of it.
+      if (idle > 0 && idle <= first) return socket.destroy();
+      socket.setTimeout(idle > 0 ? idle - first : 0, () => socket.destroy());
+    });
   }
 
   private refuse(socket: net.Socket, reason: RefuseReason, extra: Record<string, unknown> = {}, alert = false): void {

@@ -32,7 +32,11 @@ export interface RelayOptions {
   clientHelloTimeoutMs?: number;
   /** Close a public connection idle this long in both directions (0: never). */
   idleTimeoutMs?: number;
+  /** Close a public connection that carried no byte either way this long after accept (default 30 000 ms; 0: never). */
+  firstByteTimeoutMs?: number;
+  /** Open public connections per tunnel (default 0: no limit). */
   maxConnsPerTunnel?: number;
+  /** Open public connections per source address (default 2048: half an agent session's streams; 0: no limit). */
   maxConnsPerIp?: number;
   drainTimeoutMs?: number;
   leaseMs?: number;
@@ -51,6 +55,10 @@ export interface RelayOptions {
   mux?: Partial<MuxConfig>;
   logger: Logger;
 }
+
+/** Half of an agent session's streams (mux maxStreams 4096): one address can never take them all. */
+const DEFAULT_MAX_CONNS_PER_IP = 2048;
+const DEFAULT_MAX_AGENT_SESSIONS = 4096;
 
 /** How an agent connection can fail before its session (NoiseResponder's codes). */
 const HANDSHAKE_FAILURE_CODES = ['TIMEOUT', 'HANDSHAKE_FAILED', 'REPLAY', 'TOO_MANY_PENDING', 'GARBAGE', 'VERSION_MISMATCH', 'SUITE_UNSUPPORTED'] as const;
@@ -94,7 +102,8 @@ export class RelayServer {
       logger: this.log,
       clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? 10_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 0,
-      maxConnsPerIp: opts.maxConnsPerIp ?? 0,
+      firstByteTimeoutMs: opts.firstByteTimeoutMs ?? 30_000,
+      maxConnsPerIp: opts.maxConnsPerIp ?? DEFAULT_MAX_CONNS_PER_IP,
       maxConnsPerTunnel: opts.maxConnsPerTunnel ?? 0,
     });
     this.agentLink = new AgentLink({
@@ -104,7 +113,7 @@ export class RelayServer {
       logger: this.log,
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
       unknownAgentTimeoutMs: opts.unknownAgentTimeoutMs ?? 10_000,
-      maxSessions: opts.maxAgentSessions ?? 4096,
+      maxSessions: opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS,
       maxUnknownSessions: opts.maxUnknownAgentSessions ?? 64,
       mux: opts.mux,
     });
@@ -146,6 +155,7 @@ export class RelayServer {
       publicKey: this.publicKey,
       draining: this.frontDoor.draining,
       agents: this.agentLink.authorizedCount,
+      limits: { ...this.frontDoor.limits, maxAgentSessions: this.opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS },
       tunnels: this.registry.tunnels().map(({ resource, pool }) => ({
         ...(resource.type === 'tls' ? { type: 'tls', hostname: resource.hostname } : { type: 'tcp', port: resource.port }),
         connections: this.frontDoor.connectionsOf(resourceKey(resource)),
