@@ -26,5 +26,62 @@ export function createLogger(opts: LogOptions = {}): Logger {
   return pino(base, opts.destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
+/**
+ * What a peer chose, made fit for a log line or a terminal: printable ASCII only (no terminal
+ * escapes, no bidirectional overrides), at most `max` characters.
+ */
+export function printable(s: string, max = 500): string {
+  return s.slice(0, max).replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** A logger that drops everything: for library users and tests that do not care. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * Repeated lines from one peer, limited: `burst` lines of each kind per window go out as they
+ * are; past that they are counted, and one `log.suppressed` line per kind says how many were
+ * dropped, when the window ends or at `flush()` (the peer went away). A peer that sends 100,000
+ * bad frames thus costs a handful of log lines, not 100,000 synchronous writes.
+ */
+export class LogLimiter {
+  private readonly kinds = new Map<string, { sent: number; dropped: number; level: 'info' | 'warn' }>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly log: Logger, private readonly burst = 10, private readonly windowMs = 10_000) {}
+
+  warn(obj: { event: string } & Record<string, unknown>, msg: string): void {
+    this.emit('warn', obj, msg);
+  }
+
+  info(obj: { event: string } & Record<string, unknown>, msg: string): void {
+    this.emit('info', obj, msg);
+  }
+
+  /** Reports what was dropped and starts a new window. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const [event, k] of this.kinds) {
+      if (k.dropped > 0) this.log[k.level]({ event: 'log.suppressed', of: event, count: k.dropped }, `${k.dropped} more ${event} lines suppressed`);
+    }
+    this.kinds.clear();
+  }
+
+  private emit(level: 'info' | 'warn', obj: { event: string } & Record<string, unknown>, msg: string): void {
+    let k = this.kinds.get(obj.event);
+    if (k === undefined) {
+      k = { sent: 0, dropped: 0, level };
+      this.kinds.set(obj.event, k);
+      if (this.timer === null) {
+        this.timer = setTimeout(() => this.flush(), this.windowMs);
+        this.timer.unref();
+      }
+    }
+    if (k.sent < this.burst) {
+      k.sent++;
+      this.log[level](obj, msg);
+    } else {
+      k.dropped++;
+    }
+  }
+}

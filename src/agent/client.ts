@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import type { Logger } from '../log.js';
+import { LogLimiter, printable, type Logger } from '../log.js';
 import { connectChannel, type CipherName } from '../crypto/channel.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig, type Stream } from '../mux/index.js';
@@ -107,8 +107,10 @@ export class AgentClient {
   private onChannel(session: Session, where: string): void {
     this.session = session;
     this.log.info({ event: 'link.up', relay: where, cipher: this.opts.cipher }, `connected to relay ${where}`);
-    session.onStream = (stream) => this.onStream(stream);
+    const peerLog = new LogLimiter(this.log); // what this relay makes us say, bounded
+    session.onStream = (stream) => this.onStream(stream, peerLog);
     session.onClose = (err) => {
+      peerLog.flush();
       if (this.session === session) this.session = null;
       this.retry(err ?? new Error('relay closed the session'), where);
     };
@@ -157,17 +159,17 @@ export class AgentClient {
   }
 
   /** A customer connection: dial this tunnel's own configured target, splice. */
-  private onStream(stream: Stream): void {
+  private onStream(stream: Stream, peerLog: LogLimiter): void {
     const spec = this.byId.get(stream.meta.tunnelId);
     if (!spec) {
-      this.log.warn({ event: 'stream.unknown_tunnel', tunnelId: stream.meta.tunnelId.slice(0, 64) }, 'relay opened a stream for an unknown tunnel; reset');
+      peerLog.warn({ event: 'stream.unknown_tunnel', tunnelId: printable(stream.meta.tunnelId, 64) }, 'relay opened a stream for an unknown tunnel; reset');
       stream.reset(ResetCode.BAD_METADATA);
       return;
     }
     const target = spec.target;
     const local = dialAndSplice(stream, target, {
       onConnectError: (e) => {
-        this.log.warn({ event: 'target.unreachable', tunnel: spec.id, target: formatHostPort(target.host, target.port), code: e.code }, 'local target unreachable');
+        peerLog.warn({ event: 'target.unreachable', tunnel: spec.id, target: formatHostPort(target.host, target.port), code: e.code }, 'local target unreachable');
       },
     });
     this.locals.add(local);

@@ -1,4 +1,5 @@
 import { RelayError } from '../errors.js';
+import { printable } from '../log.js';
 import { hostPatternProblem } from '../net/host-name.js';
 
 /**
@@ -53,11 +54,6 @@ function parseLine(line: string): Record<string, unknown> {
   return obj(v, 'line');
 }
 
-/** What a relay says is shown to a person: printable ASCII only (no terminal escapes), bounded. */
-function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
-}
-
 function id(v: unknown): string {
   if (typeof v !== 'string' || !ID.test(v)) fail('bad tunnel id');
   return v;
@@ -103,9 +99,12 @@ export function parseRegistered(line: string): RegisteredMessage {
   const m = parseLine(line);
   if (m.t !== 'registered') fail('expected registered');
   if (!Array.isArray(m.tunnels) || m.tunnels.length > MAX_TUNNELS_PER_AGENT) fail('tunnels must be a list');
+  const seen = new Set<string>();
   const tunnels = m.tunnels.map((raw): TunnelResult => {
     const t = obj(raw, 'result');
     const tid = id(t.id);
+    if (seen.has(tid)) fail('two results for one tunnel id');
+    seen.add(tid);
     if (t.ok === true) {
       if (t.type === 'tls' && typeof t.hostname === 'string' && typeof t.url === 'string') return { id: tid, ok: true, type: 'tls', hostname: printable(t.hostname), url: printable(t.url) };
       if (t.type === 'tcp' && typeof t.address === 'string') return { id: tid, ok: true, type: 'tcp', port: port(t.port), address: printable(t.address) };

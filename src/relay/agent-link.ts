@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import type { Logger } from '../log.js';
+import { LogLimiter, printable, type Logger } from '../log.js';
 import { NoiseResponder } from '../crypto/channel.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig } from '../mux/index.js';
@@ -87,6 +87,7 @@ export class AgentLink {
   private onSession(agent: AgentSession): void {
     const { session } = agent;
     const log = this.log.child({ agent: agent.name });
+    const peerLog = new LogLimiter(log); // what this agent makes us say, bounded
     const refusal = this.overLimit(agent.authorized);
     if (refusal !== null) {
       this.opts.metrics.inc('relay_agent_sessions_refused_total', { reason: refusal });
@@ -99,7 +100,7 @@ export class AgentLink {
     let control = false;
     session.onStream = (stream) => {
       if (stream.meta.tunnelId !== CONTROL_TUNNEL_ID || control) {
-        log.warn({ event: 'agent.unexpected_stream', tunnelId: stream.meta.tunnelId.slice(0, 64) }, 'agent opened an unexpected stream; reset');
+        peerLog.warn({ event: 'agent.unexpected_stream', tunnelId: printable(stream.meta.tunnelId, 64) }, 'agent opened an unexpected stream; reset');
         stream.destroy();
         return;
       }
@@ -122,6 +123,7 @@ export class AgentLink {
     }
     session.onClose = (err) => {
       clearTimeout(deadline);
+      peerLog.flush();
       agent.closed = true;
       this.sessions.delete(agent);
       this.opts.registry.unregisterAll(agent);
