@@ -7,6 +7,7 @@ import { ResetCode } from '../mux/frame.js';
 import { MAX_TUNNELS_PER_AGENT, requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
 import { createLinkSocket, dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
+import { TokenBucket } from '../net/token-bucket.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { TunnelSpec } from './tunnels.js';
 
@@ -22,6 +23,14 @@ export interface AgentOptions {
   backoff?: BackoffOptions;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** Local connections to targets at once (default 4096); an OPEN beyond it is refused. */
+  maxLocalConns?: number;
+  /** New local connections per second (default 5000, burst the same; 0: no limit); an OPEN beyond it is refused. */
+  dialRate?: number;
+  /** Close a local connection idle this long both ways (default 0: never). */
+  idleTimeoutMs?: number;
+  /** A dial to a target not connected within this fails (default 10 000 ms). */
+  dialTimeoutMs?: number;
 }
 
 /**
@@ -41,12 +50,15 @@ export class AgentClient {
   private socket: net.Socket | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly locals = new Set<net.Socket>();
+  private readonly dials: TokenBucket | null;
   /** Called once per live tunnel after each (re)registration, and on refusals (for tests, bench). */
   onTunnel: (result: { id: string; ok: boolean; port?: number; url?: string; code?: string }) => void = () => {};
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger;
     this.backoff = new Backoff(opts.backoff);
+    const rate = opts.dialRate ?? 5000;
+    this.dials = rate > 0 ? new TokenBucket(rate) : null;
     for (const t of opts.tunnels.slice(0, MAX_TUNNELS_PER_AGENT)) this.byId.set(t.id, t);
   }
 
@@ -166,8 +178,17 @@ export class AgentClient {
       stream.reset(ResetCode.BAD_METADATA);
       return;
     }
+    // What the relay (or the public through it) opens costs local sockets: bounded in number and rate.
+    const refusal = this.locals.size >= (this.opts.maxLocalConns ?? 4096) ? 'max_local_conns' : this.dials?.take() === false ? 'dial_rate' : null;
+    if (refusal !== null) {
+      peerLog.warn({ event: 'stream.refused', tunnel: spec.id, reason: refusal }, `stream refused: ${refusal}`);
+      stream.reset(ResetCode.REFUSED_TOO_MANY);
+      return;
+    }
     const target = spec.target;
     const local = dialAndSplice(stream, target, {
+      connectTimeoutMs: this.opts.dialTimeoutMs,
+      idleTimeoutMs: this.opts.idleTimeoutMs,
       onConnectError: (e) => {
         peerLog.warn({ event: 'target.unreachable', tunnel: spec.id, target: formatHostPort(target.host, target.port), code: e.code }, 'local target unreachable');
       },

@@ -4,10 +4,13 @@ import { createLogger } from '../log.js';
 import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
 import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, type AgentFileConfig } from '../agent/index.js';
 import { parseHostPort } from '../net/address.js';
-import { stateDir } from './state.js';
+import { intOption, stateDir } from './state.js';
 import { warmUpLogged } from './warmup.js';
 
-interface AgentFlags { relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean }
+interface AgentFlags {
+  relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean;
+  maxLocalConns?: number; dialRate?: number; idleTimeout?: number; dialTimeout?: number;
+}
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -21,6 +24,10 @@ export function registerAgent(program: Command): void {
     .option('--tcp <[port=]host:port>', 'TCP tunnel to HOST:PORT; PORT asks for that public port (repeatable)', collect, [])
     .option('--cipher <name>', 'Noise cipher: chachapoly or aesgcm (default chachapoly)')
     .option('--config <file>', 'agent config file (TOML)')
+    .option('--max-local-conns <n>', 'connections to local targets at once; more are refused (default 4096)', intOption('--max-local-conns'))
+    .option('--dial-rate <n>', 'new connections to local targets per second; more are refused (default 5000; 0: no limit)', intOption('--dial-rate'))
+    .option('--dial-timeout <ms>', 'a connection to a local target not made within this fails (default 10000)', intOption('--dial-timeout'))
+    .option('--idle-timeout <ms>', 'close a local connection idle this long both ways (default 0: never)', intOption('--idle-timeout'))
     .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
     .option('--no-warmup', 'skip the start-up warm-up (a few MB through the splice path on loopback, so V8 has optimized it)')
     .action((flags: AgentFlags) => agent(flags));
@@ -51,6 +58,10 @@ async function agent(f: AgentFlags): Promise<void> {
       cipher,
       tunnels,
       logger: log,
+      maxLocalConns: f.maxLocalConns ?? file.maxLocalConns,
+      dialRate: f.dialRate ?? file.dialRate,
+      idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
+      dialTimeoutMs: f.dialTimeout ?? file.dialTimeoutMs,
     });
     if (f.warmup !== false) await warmUpLogged(log, [cipher]);
     client.start();

@@ -62,7 +62,10 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
     streamClosed = true;
     if (err) {
       firstError ??= err;
-      if (!socket.destroyed) socket.resetAndDestroy();
+      // A socket still connecting has nothing to reset, and resetAndDestroy() would keep it
+      // until the connect completes (for an unresponsive target, the OS's SYN retries).
+      if (socket.connecting) socket.destroy();
+      else if (!socket.destroyed) socket.resetAndDestroy();
     }
     finish();
   };
