@@ -17,7 +17,10 @@ function verdicts(name: string): Record<string, boolean> {
     }),
     'agent --tls': accepts(() => parseTlsSpec(`${name}=127.0.0.1:1`)),
     'relay grant': accepts(() => parseRelayConfig(`[[agents]]\nkey = "cYvFMKL_BIhreGnPkNBK2JkEsJGvIwiJQotAGjKcKHc"\nhosts = [${JSON.stringify(name)}]`)),
-    'control register': accepts(() => parseRegister(JSON.stringify({ t: 'register', tunnels: [{ id: 't', type: 'tls', hostname: name }] }))),
+    'control register': accepts(() => {
+      const [entry] = parseRegister(JSON.stringify({ t: 'register', tunnels: [{ id: 't', type: 'tls', hostname: name }] })).tunnels;
+      if ('refused' in entry) throw new Error(entry.refused.message);
+    }),
   };
 }
 
