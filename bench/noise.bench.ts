@@ -6,9 +6,9 @@ import { createServer, connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import {
-  CipherState, HandshakeState, NoiseResponder, connectChannel, generateKeyPair, getBackend,
-  type BackendName, type CipherFunctionName, type NoiseChannel,
+  CipherState, HandshakeState, generateKeyPair, getBackend, type BackendName, type CipherFunctionName,
 } from '../src/crypto/index.js';
+import { NoiseResponder, connectChannel, type NoiseChannel } from '../src/channel/index.js';
 
 const EMPTY = new Uint8Array(0);
 const SIZES = [65536 - 17, 1024]; // the largest transport payload (65519) and 1 KiB

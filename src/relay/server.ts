@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type http from 'node:http';
 import type { Logger } from '../log.js';
-import { NoiseResponder } from '../crypto/channel.js';
+import { NoiseResponder } from '../channel/responder.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { readClientHello, unrecognizedNameAlert, SniError } from '../sni/index.js';
 import { Session, splice, type MuxConfig, type Stream } from '../mux/index.js';

@@ -1,7 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import type { Logger } from '../../src/log.js';
-import { generateKeyPair, NoiseResponder, type KeyPair, type NoiseChannel } from '../../src/crypto/index.js';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { NoiseResponder, type NoiseChannel } from '../../src/channel/index.js';
 
 interface Teardown { teardown(fn: () => void | Promise<void>): void }
 

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { connectChannel, generateKeyPair, type NoiseChannel } from '../../src/crypto/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { connectChannel, type NoiseChannel } from '../../src/channel/index.js';
 import { dial, relayUnderTest } from '../helpers/noise.js';
 import { createReusedBufferSocket } from '../../src/net/reused-read-buffer.js';
 

@@ -3,10 +3,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import {
-  HandshakeState, NoiseError, connectChannel, generateKeyPair, type NoiseChannel,
-} from '../../src/crypto/index.js';
-import { FrameReader } from '../../src/crypto/frame-reader.js';
+import { HandshakeState, NoiseError, generateKeyPair } from '../../src/crypto/index.js';
+import { connectChannel, type NoiseChannel } from '../../src/channel/index.js';
+import { FrameReader } from '../../src/channel/frame-reader.js';
 import { closed, dial, framesOf, listen, mitm, readBytes, relayUnderTest } from '../helpers/noise.js';
 
 const MAGIC = Buffer.from('RLYN');

@@ -1,0 +1,10 @@
+/**
+ * relay's secure channel: a plaintext preamble, a Noise_IK handshake and length-prefixed transport
+ * messages over one TCP socket (docs/protocol.md "Secure channel"), built on the generic Noise of src/crypto.
+ */
+export type { MessageChannel } from './message-channel.js';
+export { NoiseChannel, MAX_PLAINTEXT } from './noise-channel.js';
+export { connectChannel, type InitiatorOptions } from './initiator.js';
+export { NoiseResponder, type ResponderOptions } from './responder.js';
+export type { ChannelOptions } from './handshake.js';
+export type { CipherName } from './suite.js';
