@@ -1,15 +1,13 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { TAG_LEN } from '../crypto/backend.js';
+import type { CipherState } from '../crypto/cipher-state.js';
 import { NoiseError } from '../crypto/errors.js';
 import { FrameReader } from './frame-reader.js';
 import { NoiseChannel, type ChannelInit } from './noise-channel.js';
+import { TransportState, type RekeyPolicy } from './transport-state.js';
 
-export interface ChannelOptions {
-  /** Rekey the sending direction after this many messages under one key (Noise §11.3). Default 2^20. */
-  rekeyAfterMessages?: number;
-  /** Rekey the sending direction when its key is this old, checked at the next send. Default 120 000 ms. */
-  rekeyAfterMs?: number;
+export interface ChannelOptions extends RekeyPolicy {
   /** The whole handshake (preamble to key confirmation) must finish within this. Default 10 000 ms. */
   handshakeTimeoutMs?: number;
   logger?: Logger;
@@ -101,11 +99,13 @@ export abstract class Handshake {
     this.reject(err);
   }
 
-  protected succeed(init: Omit<ChannelInit, 'socket' | 'reader' | 'options'>): NoiseChannel {
+  /** Hands the socket, and the bytes already read past the handshake, to a new channel. */
+  protected succeed(send: CipherState, recv: CipherState, peer: Omit<ChannelInit, 'socket' | 'reader' | 'transport'>): void {
+    // Made while the handshake still owns the socket, so that a bad rekey option fails it.
+    const transport = new TransportState(send, recv, this.options);
     this.detach();
-    const channel = new NoiseChannel({ ...init, socket: this.socket, reader: this.reader, options: this.options });
+    const channel = new NoiseChannel({ ...peer, socket: this.socket, reader: this.reader, transport });
     this.resolve(channel);
     channel.start();
-    return channel;
   }
 }

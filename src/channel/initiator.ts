@@ -55,8 +55,8 @@ class InitiatorHandshake extends Handshake {
     const [send, recv] = this.hs.split();
     // Key confirmation: one empty transport message proves we hold the keys (docs/protocol.md).
     this.socket.write(frameOf(send.encryptWithAd(EMPTY, EMPTY)));
-    this.succeed({
-      send, recv, remoteStaticKey: Buffer.from(this.opts.remoteStaticKey), cipher: this.opts.cipher ?? 'chachapoly',
+    this.succeed(send, recv, {
+      remoteStaticKey: Buffer.from(this.opts.remoteStaticKey), cipher: this.opts.cipher ?? 'chachapoly',
       handshakeHash: Buffer.from(this.hs.getHandshakeHash()), initiator: true,
     });
     return false;

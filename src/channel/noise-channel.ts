@@ -1,38 +1,48 @@
 import type { Socket } from 'node:net';
-import { TAG_LEN } from '../crypto/backend.js';
-import type { CipherState } from '../crypto/cipher-state.js';
 import { NoiseError } from '../crypto/errors.js';
 import { MAX_NOISE_MESSAGE } from '../crypto/handshake-state.js';
 import { readsIntoReusedBuffer, setBytesHandler } from '../net/reused-read-buffer.js';
 import type { FrameReader } from './frame-reader.js';
-import type { ChannelOptions } from './handshake.js';
 import type { MessageChannel } from './message-channel.js';
 import type { CipherName } from './suite.js';
-
-const DEFAULT_REKEY_MESSAGES = 2 ** 20;
-const DEFAULT_REKEY_MS = 120_000;
-const EMPTY = new Uint8Array(0);
-
-/** Largest plaintext of one transport message: 65535 − 16. */
-export const MAX_PLAINTEXT = MAX_NOISE_MESSAGE - TAG_LEN;
+import { MAX_PLAINTEXT, type FrameSink, type TransportState } from './transport-state.js';
 
 export interface ChannelInit {
   socket: Socket;
+  /** The handshake's reader: it may already hold transport messages sent right behind the handshake. */
   reader: FrameReader;
-  send: CipherState;
-  recv: CipherState;
+  transport: TransportState;
   remoteStaticKey: Buffer;
   cipher: CipherName;
   handshakeHash: Buffer;
   initiator: boolean;
-  options: ChannelOptions;
 }
 
 /**
- * An established Noise session over one TCP socket: length-prefixed transport messages,
- * rekeyed in-band (an empty message means "my next message is under the rekeyed key").
- * Message delivery starts on the next turn of the event loop after `connectChannel`/`accept`
- * resolves: set the hooks as soon as the promise resolves.
+ * Writes each transport message as [length, ciphertext, tag], corked into one write: the parts
+ * are never concatenated (ws's sender does the same).
+ */
+class SocketFrameSink implements FrameSink {
+  constructor(private readonly socket: Socket) {}
+
+  writeFrame(ct: Uint8Array, tag: Uint8Array): boolean {
+    const header = Buffer.allocUnsafe(2); // fresh each time: the socket may still hold the last one
+    header.writeUInt16BE(ct.length + tag.length, 0);
+    const s = this.socket;
+    s.cork();
+    s.write(header);
+    if (ct.length > 0) s.write(ct);
+    const ok = s.write(tag);
+    s.uncork();
+    return ok;
+  }
+}
+
+/**
+ * An established Noise session over one TCP socket: the socket side only. Frames read are handed
+ * to the TransportState, which decrypts them and follows rekeys; messages sent are encrypted by it
+ * into the socket. Message delivery starts on the next turn of the event loop after
+ * `connectChannel`/`accept` resolves: set the hooks as soon as the promise resolves.
  */
 export class NoiseChannel implements MessageChannel {
   readonly maxMessageSize = MAX_PLAINTEXT;
@@ -43,22 +53,16 @@ export class NoiseChannel implements MessageChannel {
   readonly handshakeHash: Buffer;
   readonly socket: Socket;
   readonly initiator: boolean;
-  /** Rekeys this side has signalled, and the peer's it has followed (Noise §11.3). */
-  rekeysSent = 0;
-  rekeysReceived = 0;
+  /** @internal The keys and the rekey policy; tests reach its nonce hook through it. */
+  readonly transport: TransportState;
 
   onMessage: (message: Buffer) => void = () => {};
   onDrain: () => void = () => {};
   onClose: (error?: Error) => void = () => {};
 
   private readonly reader: FrameReader;
+  private readonly sink: SocketFrameSink;
   private readonly scratch = Buffer.allocUnsafe(MAX_NOISE_MESSAGE);
-  private readonly sendCs: CipherState;
-  private readonly recvCs: CipherState;
-  private readonly rekeyAfterMessages: number;
-  private readonly rekeyAfterMs: number;
-  private sentUnderKey = 0;
-  private sendKeyAt = Date.now();
   private started = false;
   private userPaused = false;
   private delivering = false;
@@ -71,15 +75,12 @@ export class NoiseChannel implements MessageChannel {
   constructor(init: ChannelInit) {
     this.socket = init.socket;
     this.reader = init.reader;
-    this.sendCs = init.send;
-    this.recvCs = init.recv;
+    this.transport = init.transport;
+    this.sink = new SocketFrameSink(init.socket);
     this.remoteStaticKey = init.remoteStaticKey;
     this.cipher = init.cipher;
     this.handshakeHash = init.handshakeHash;
     this.initiator = init.initiator;
-    this.rekeyAfterMessages = init.options.rekeyAfterMessages ?? DEFAULT_REKEY_MESSAGES;
-    this.rekeyAfterMs = init.options.rekeyAfterMs ?? DEFAULT_REKEY_MS;
-    if (!(this.rekeyAfterMessages >= 1)) throw new NoiseError('BAD_STATE', 'rekeyAfterMessages must be at least 1');
 
     const s = this.socket;
     s.pause(); // until start(): the consumer has not set its hooks yet
@@ -100,6 +101,10 @@ export class NoiseChannel implements MessageChannel {
     if (s.destroyed) queueMicrotask(() => this.finish());
   }
 
+  /** Rekeys this side has signalled, and the peer's it has followed (Noise §11.3). */
+  get rekeysSent(): number { return this.transport.rekeysSent; }
+  get rekeysReceived(): number { return this.transport.rekeysReceived; }
+
   /** @internal Starts delivery one macrotask later, after the awaiting consumer has set its hooks. */
   start(): void {
     setImmediate(() => {
@@ -111,51 +116,30 @@ export class NoiseChannel implements MessageChannel {
 
   send(message: Uint8Array): boolean {
     if (this.closed) return false;
-    if (message.length === 0) throw new NoiseError('BAD_MESSAGE', 'empty messages are reserved (rekey marker)');
-    if (message.length > MAX_PLAINTEXT) throw new NoiseError('MESSAGE_TOO_LARGE', `message of ${message.length} bytes exceeds ${MAX_PLAINTEXT}`);
     try {
-      // Noise §11.3: rekey is the application's to signal; ours is an empty message, sent under the old key.
-      if (this.sentUnderKey >= this.rekeyAfterMessages || Date.now() - this.sendKeyAt >= this.rekeyAfterMs) this.sendRekey();
-      const [ct, tag] = this.sendCs.encryptWithAdParts(EMPTY, message);
-      return this.writeFrame(ct, tag);
+      return this.transport.encrypt(message, this.sink);
     } catch (err) {
-      if (err instanceof NoiseError && err.code === 'NONCE_EXHAUSTED') {
-        // Noise §5.1: the session is over. End it cleanly: what was sent is flushed, then FIN.
-        this.closed = true;
-        this.error ??= err;
-        this.socket.end();
-      } else {
-        this.destroy(err as Error);
-      }
-      return false;
+      return this.sendFailed(err as Error);
     }
+  }
+
+  private sendFailed(err: Error): false {
+    const ended = this.transport.error;
+    if (ended === undefined) throw err; // a refused message (empty, too large): nothing was sent, the channel goes on
+    if (ended instanceof NoiseError && ended.code === 'NONCE_EXHAUSTED') {
+      // Noise §5.1: the session is over. End it cleanly: what was sent is flushed, then FIN.
+      this.closed = true;
+      this.error ??= ended;
+      this.socket.end();
+    } else {
+      this.destroy(ended);
+    }
+    return false;
   }
 
   /** Batches the messages sent until `uncork` into one socket write (writev). */
   cork(): void { this.socket.cork(); }
   uncork(): void { this.socket.uncork(); }
-
-  private sendRekey(): void {
-    const [ct, tag] = this.sendCs.encryptWithAdParts(EMPTY, EMPTY);
-    this.writeFrame(ct, tag);
-    this.sendCs.rekey();
-    this.rekeysSent++;
-    this.sentUnderKey = 0;
-    this.sendKeyAt = Date.now();
-  }
-
-  private writeFrame(ct: Uint8Array, tag: Uint8Array): boolean {
-    const header = Buffer.allocUnsafe(2); // fresh each time: the socket may still hold the last one
-    header.writeUInt16BE(ct.length + tag.length, 0);
-    const s = this.socket;
-    s.cork();
-    s.write(header);
-    if (ct.length > 0) s.write(ct);
-    const ok = s.write(tag);
-    s.uncork();
-    this.sentUnderKey++;
-    return ok;
-  }
 
   /** Decrypts and hands out buffered messages until none is whole, or paused, or closed. */
   private deliver(): void {
@@ -166,17 +150,14 @@ export class NoiseChannel implements MessageChannel {
         // The frame is decrypted at once into new memory, so a spanning one can reuse one buffer.
         const frame = this.reader.readFrame(this.scratch);
         if (frame === null) break;
-        if (frame.length < TAG_LEN) { this.destroy(new NoiseError('BAD_MESSAGE', 'transport message shorter than its tag')); break; }
-        let plaintext: Buffer;
+        let plaintext: Buffer | null;
         try {
-          const split = frame.length - TAG_LEN;
-          plaintext = this.recvCs.decryptWithAdParts(EMPTY, frame.subarray(0, split), frame.subarray(split)) as Buffer;
+          plaintext = this.transport.decrypt(frame);
         } catch (err) {
-          this.destroy(err instanceof NoiseError ? err : new NoiseError('DECRYPT_FAILED', 'message authentication failed'));
+          this.destroy(err as Error);
           break;
         }
-        if (plaintext.length === 0) { this.recvCs.rekey(); this.rekeysReceived++; continue; } // the peer's rekey marker
-        this.onMessage(plaintext);
+        if (plaintext !== null) this.onMessage(plaintext); // null: the peer's rekey marker, followed
       }
     } finally {
       this.delivering = false;
@@ -214,11 +195,5 @@ export class NoiseChannel implements MessageChannel {
     // A clean end is a FIN both ways; a reset or a bare close is reported as an error.
     const err = this.error ?? (this.gotFin ? undefined : new NoiseError('CLOSED', 'connection closed without FIN'));
     this.onClose(err);
-  }
-
-  /** For tests of nonce exhaustion only (Noise §5.1 SetNonce); both peers must agree on the values. */
-  setNoncesForTestingOnly(send: bigint | null, receive: bigint | null): void {
-    if (send !== null) this.sendCs.setNonce(send);
-    if (receive !== null) this.recvCs.setNonce(receive);
   }
 }

@@ -98,8 +98,8 @@ class ResponderHandshake extends Handshake {
         // Only now, with the agent's key proven, is any state kept (docs/protocol.md "Replay").
         this.responder.replayCache.confirm(this.agentKey, this.timestamp!);
         const hs = this.hs!;
-        this.succeed({
-          send, recv, remoteStaticKey: Buffer.from(hs.getRemoteStaticKey()!), cipher: this.cipher,
+        this.succeed(send, recv, {
+          remoteStaticKey: Buffer.from(hs.getRemoteStaticKey()!), cipher: this.cipher,
           handshakeHash: Buffer.from(hs.getHandshakeHash()), initiator: false,
         });
         return false;

@@ -167,6 +167,15 @@ t.test('handshake deadline, on both sides', async (t) => {
   t.equal(err.code, 'TIMEOUT');
 });
 
+t.test('an invalid rekey option fails the handshake with BAD_STATE and gives up the socket', async (t) => {
+  const relay = await relayUnderTest(t);
+  const socket = dial(t, relay.port);
+  const err = await rejection(connectChannel(socket, { staticKey: agentKey, remoteStaticKey: relay.key.publicKey, rekeyAfterMessages: 0 }));
+  t.equal(err.code, 'BAD_STATE');
+  t.equal(socket.destroyed, true, 'the socket is destroyed, not left to the deadline');
+  void relay.nextAccept().catch(() => {});
+});
+
 t.test('pending handshakes per source address are limited', async (t) => {
   const relay = await relayUnderTest(t, { maxPendingPerAddress: 2, handshakeTimeoutMs: 5000 });
   const idle = [dial(t, relay.port), dial(t, relay.port)];
@@ -265,8 +274,8 @@ t.test('nonce exhaustion ends the session cleanly', async (t) => {
     relay.nextAccept(),
   ]);
   const max = 2n ** 64n - 1n;
-  agent.setNoncesForTestingOnly(max - 1n, null);
-  server.setNoncesForTestingOnly(null, max - 1n);
+  agent.transport.setNoncesForTestingOnly(max - 1n, null);
+  server.transport.setNoncesForTestingOnly(null, max - 1n);
   const got = collect(server, 1);
   const agentClosed = closed(agent); const serverClosed = closed(server);
   t.equal(agent.send(Buffer.from('last words')), true);
