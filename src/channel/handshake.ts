@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { TAG_LEN } from '../crypto/backend.js';
 import type { CipherState } from '../crypto/cipher-state.js';
 import { NoiseError } from '../crypto/errors.js';
+import { ChannelError, type HandshakeError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import { NoiseChannel, type ChannelInit } from './noise-channel.js';
 import { TransportState, type RekeyPolicy } from './transport-state.js';
@@ -37,7 +38,7 @@ export type Step = () => boolean;
 /**
  * What both roles share: owns the socket from the first byte until the channel exists, feeds the
  * bytes to the role's `step`, enforces the deadline, and on any failure gives the socket up and
- * rejects with a NoiseError.
+ * rejects.
  */
 export abstract class Handshake {
   protected readonly reader = new FrameReader();
@@ -46,14 +47,14 @@ export abstract class Handshake {
   private readonly onData = (chunk: Buffer): void => { this.reader.push(chunk); this.pump(); };
   private readonly onEnd = (): void => this.fail(this.closedEarly());
   private readonly onClose = (): void => this.fail(this.closedEarly());
-  private readonly onError = (err: Error): void => this.fail(new NoiseError('HANDSHAKE_FAILED', `socket error during handshake: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+  private readonly onError = (err: Error): void => this.fail(new ChannelError('HANDSHAKE_FAILED', `socket error during handshake: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
   protected abstract step: Step;
 
   constructor(
     protected readonly socket: Socket,
     protected readonly options: ChannelOptions,
     private readonly resolve: (c: NoiseChannel) => void,
-    private readonly reject: (e: NoiseError) => void,
+    private readonly reject: (e: HandshakeError) => void,
   ) {}
 
   protected begin(): void {
@@ -64,18 +65,18 @@ export abstract class Handshake {
     s.on('close', this.onClose);
     s.on('error', this.onError);
     const ms = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    this.timer = setTimeout(() => this.fail(new NoiseError('TIMEOUT', `handshake not finished within ${ms} ms`)), ms);
+    this.timer = setTimeout(() => this.fail(new ChannelError('TIMEOUT', `handshake not finished within ${ms} ms`)), ms);
     this.timer.unref?.();
     if (s.destroyed) this.fail(this.closedEarly());
   }
 
-  protected abstract closedEarly(): NoiseError;
+  protected abstract closedEarly(): ChannelError;
 
   private pump(): void {
     try {
       while (!this.done && this.step()) { /* next step */ }
     } catch (err) {
-      this.fail(err instanceof NoiseError ? err : new NoiseError('HANDSHAKE_FAILED', 'handshake failed', { cause: err }));
+      this.fail(err instanceof ChannelError || err instanceof NoiseError ? err : new ChannelError('HANDSHAKE_FAILED', 'handshake failed', { cause: err }));
     }
   }
 
@@ -89,7 +90,7 @@ export abstract class Handshake {
     s.off('error', this.onError);
   }
 
-  protected fail(err: NoiseError, reply?: Buffer): void {
+  protected fail(err: HandshakeError, reply?: Buffer): void {
     if (this.done) return;
     this.detach();
     this.socket.on('error', () => {}); // late errors of a socket we gave up on are not news

@@ -8,4 +8,5 @@ export { MAX_PLAINTEXT } from './transport-state.js';
 export { connectChannel, type InitiatorOptions } from './initiator.js';
 export { NoiseResponder, type ResponderOptions } from './responder.js';
 export type { ChannelOptions } from './handshake.js';
+export { ChannelError, type ChannelErrorCode, type HandshakeError } from './errors.js';
 export type { CipherName } from './suite.js';

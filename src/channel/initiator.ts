@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
-import { NoiseError } from '../crypto/errors.js';
 import { HandshakeState } from '../crypto/handshake-state.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { EMPTY, Handshake, MSG2_LEN, frameOf, type ChannelOptions, type Step } from './handshake.js';
+import { ChannelError, type HandshakeError } from './errors.js';
 import type { NoiseChannel } from './noise-channel.js';
 import { MAGIC, PREAMBLE_LEN, PROTOCOL_VERSION, Status, initiatorPreamble, prologue } from './preamble.js';
 import { PROTOCOL_NAMES, type CipherName } from './suite.js';
@@ -16,7 +16,7 @@ class InitiatorHandshake extends Handshake {
   private state: 'reply' | 'msg2' = 'reply';
 
   constructor(socket: Socket, private readonly opts: InitiatorOptions,
-    resolve: (c: NoiseChannel) => void, reject: (e: NoiseError) => void) {
+    resolve: (c: NoiseChannel) => void, reject: (e: HandshakeError) => void) {
     super(socket, opts, resolve, reject);
     const cipher = opts.cipher ?? 'chachapoly';
     const preamble = initiatorPreamble(cipher);
@@ -30,8 +30,8 @@ class InitiatorHandshake extends Handshake {
     if (!socket.destroyed) socket.write(Buffer.concat([preamble, frameOf(msg1)]));
   }
 
-  protected closedEarly(): NoiseError {
-    return new NoiseError('HANDSHAKE_FAILED', 'relay closed the connection during the handshake (is the relay public key right, and is this key allowed?)');
+  protected closedEarly(): ChannelError {
+    return new ChannelError('HANDSHAKE_FAILED', 'relay closed the connection during the handshake (is the relay public key right, and is this key allowed?)');
   }
 
   protected step: Step = () => {
@@ -44,13 +44,13 @@ class InitiatorHandshake extends Handshake {
     }
     const len = this.reader.peekLength();
     if (len < 0) return false;
-    if (len !== MSG2_LEN) throw new NoiseError('HANDSHAKE_FAILED', `malformed handshake reply (${len} bytes)`);
+    if (len !== MSG2_LEN) throw new ChannelError('HANDSHAKE_FAILED', `malformed handshake reply (${len} bytes)`);
     const msg2 = this.reader.readFrame();
     if (msg2 === null) return false;
     try {
       this.hs.readMessage(msg2); // <- e, ee, se
     } catch (err) {
-      throw new NoiseError('HANDSHAKE_FAILED', 'relay failed to authenticate: its handshake reply did not decrypt', { cause: err });
+      throw new ChannelError('HANDSHAKE_FAILED', 'relay failed to authenticate: its handshake reply did not decrypt', { cause: err });
     }
     const [send, recv] = this.hs.split();
     // Key confirmation: one empty transport message proves we hold the keys (docs/protocol.md).
@@ -65,20 +65,21 @@ class InitiatorHandshake extends Handshake {
 
 /** The relay's answer to our preamble (docs/protocol.md "Preamble"): anything but OK is a refusal told in plaintext. */
 function checkReply(reply: Buffer): void {
-  if (!reply.subarray(0, 4).equals(MAGIC)) throw new NoiseError('GARBAGE', 'the server is not a relay (bad preamble magic)');
+  if (!reply.subarray(0, 4).equals(MAGIC)) throw new ChannelError('GARBAGE', 'the server is not a relay (bad preamble magic)');
   const version = reply[4];
   const status = reply[5];
   if (version !== PROTOCOL_VERSION || status === Status.VERSION_MISMATCH) {
-    throw new NoiseError('VERSION_MISMATCH', `relay speaks protocol version ${version}, this agent ${PROTOCOL_VERSION}`);
+    throw new ChannelError('VERSION_MISMATCH', `relay speaks protocol version ${version}, this agent ${PROTOCOL_VERSION}`);
   }
-  if (status === Status.SUITE_UNSUPPORTED) throw new NoiseError('SUITE_UNSUPPORTED', 'relay does not support the requested cipher suite');
-  if (status === Status.TOO_MANY_PENDING) throw new NoiseError('TOO_MANY_PENDING', 'relay refused: too many pending handshakes from this address');
-  if (status !== Status.OK) throw new NoiseError('HANDSHAKE_FAILED', `relay refused the handshake (status ${status})`);
+  if (status === Status.SUITE_UNSUPPORTED) throw new ChannelError('SUITE_UNSUPPORTED', 'relay does not support the requested cipher suite');
+  if (status === Status.TOO_MANY_PENDING) throw new ChannelError('TOO_MANY_PENDING', 'relay refused: too many pending handshakes from this address');
+  if (status !== Status.OK) throw new ChannelError('HANDSHAKE_FAILED', `relay refused the handshake (status ${status})`);
 }
 
 /**
  * Initiator (agent): pins the relay's public key; resolves after the handshake, once it has sent
- * its key-confirmation message. Rejects with a NoiseError and destroys the socket otherwise.
+ * its key-confirmation message. Rejects with a ChannelError (or the NoiseError of a bad key) and
+ * destroys the socket otherwise.
  */
 export function connectChannel(socket: Socket, opts: InitiatorOptions): Promise<NoiseChannel> {
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { NoiseError } from '../crypto/errors.js';
 import { MAX_NOISE_MESSAGE } from '../crypto/handshake-state.js';
 import { readsIntoReusedBuffer, setBytesHandler } from '../net/reused-read-buffer.js';
+import { ChannelError } from './errors.js';
 import type { FrameReader } from './frame-reader.js';
 import type { MessageChannel } from './message-channel.js';
 import type { CipherName } from './suite.js';
@@ -184,7 +185,7 @@ export class NoiseChannel implements MessageChannel {
   destroy(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    this.error ??= error ?? new NoiseError('CLOSED', 'channel destroyed');
+    this.error ??= error ?? new ChannelError('CLOSED', 'channel destroyed');
     this.socket.destroy();
   }
 
@@ -193,7 +194,7 @@ export class NoiseChannel implements MessageChannel {
     this.finished = true;
     this.closed = true;
     // A clean end is a FIN both ways; a reset or a bare close is reported as an error.
-    const err = this.error ?? (this.gotFin ? undefined : new NoiseError('CLOSED', 'connection closed without FIN'));
+    const err = this.error ?? (this.gotFin ? undefined : new ChannelError('CLOSED', 'connection closed without FIN'));
     this.onClose(err);
   }
 }

@@ -2,10 +2,10 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { CipherState } from '../crypto/cipher-state.js';
-import { NoiseError } from '../crypto/errors.js';
 import { HandshakeState } from '../crypto/handshake-state.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { CONFIRM_LEN, EMPTY, Handshake, MSG1_LEN, TIMESTAMP_LEN, frameOf, type ChannelOptions, type Step } from './handshake.js';
+import { ChannelError, type HandshakeError } from './errors.js';
 import type { NoiseChannel } from './noise-channel.js';
 import { MAGIC, PREAMBLE_LEN, PROTOCOL_VERSION, SUITE_BY_ID, SUITE_IDS, Status, prologue, responderPreamble } from './preamble.js';
 import { ReplayCache } from './replay-cache.js';
@@ -20,17 +20,17 @@ class ResponderHandshake extends Handshake {
   private cs: [CipherState, CipherState] | null = null;
 
   constructor(socket: Socket, private readonly responder: NoiseResponder, private readonly staticKey: KeyPair,
-    options: ChannelOptions, resolve: (c: NoiseChannel) => void, reject: (e: NoiseError) => void) {
+    options: ChannelOptions, resolve: (c: NoiseChannel) => void, reject: (e: HandshakeError) => void) {
     super(socket, options, resolve, reject);
     this.begin();
   }
 
-  protected closedEarly(): NoiseError {
-    return new NoiseError('HANDSHAKE_FAILED', `connection closed during the handshake (${this.state})`);
+  protected closedEarly(): ChannelError {
+    return new ChannelError('HANDSHAKE_FAILED', `connection closed during the handshake (${this.state})`);
   }
 
   /** Fails with a short plaintext status to the peer, so that it can say what went wrong. */
-  refuse(err: NoiseError, status: number): void {
+  refuse(err: ChannelError, status: number): void {
     this.fail(err, responderPreamble(status));
   }
 
@@ -39,14 +39,14 @@ class ResponderHandshake extends Handshake {
       case 'preamble': {
         const p = this.reader.readRaw(PREAMBLE_LEN);
         if (p === null) return false; // a peer that sends fewer bytes and waits meets the deadline
-        if (!p.subarray(0, 4).equals(MAGIC)) throw new NoiseError('GARBAGE', 'not a relay agent: bad preamble magic');
+        if (!p.subarray(0, 4).equals(MAGIC)) throw new ChannelError('GARBAGE', 'not a relay agent: bad preamble magic');
         if (p[4] !== PROTOCOL_VERSION) {
-          this.refuse(new NoiseError('VERSION_MISMATCH', `agent speaks protocol version ${p[4]}, this relay ${PROTOCOL_VERSION}`), Status.VERSION_MISMATCH);
+          this.refuse(new ChannelError('VERSION_MISMATCH', `agent speaks protocol version ${p[4]}, this relay ${PROTOCOL_VERSION}`), Status.VERSION_MISMATCH);
           return false;
         }
         const cipher = SUITE_BY_ID.get(p[5]);
         if (cipher === undefined || !this.responder.ciphers.has(cipher)) {
-          this.refuse(new NoiseError('SUITE_UNSUPPORTED', `agent asked for unsupported suite ${p[5]}`), Status.SUITE_UNSUPPORTED);
+          this.refuse(new ChannelError('SUITE_UNSUPPORTED', `agent asked for unsupported suite ${p[5]}`), Status.SUITE_UNSUPPORTED);
           return false;
         }
         this.cipher = cipher;
@@ -59,7 +59,7 @@ class ResponderHandshake extends Handshake {
       case 'msg1': {
         const len = this.reader.peekLength();
         if (len < 0) return false;
-        if (len !== MSG1_LEN) throw new NoiseError('HANDSHAKE_FAILED', `malformed first handshake message (${len} bytes)`);
+        if (len !== MSG1_LEN) throw new ChannelError('HANDSHAKE_FAILED', `malformed first handshake message (${len} bytes)`);
         const msg1 = this.reader.readFrame();
         if (msg1 === null) return false;
         const hs = this.hs!;
@@ -67,14 +67,14 @@ class ResponderHandshake extends Handshake {
         try {
           payload = hs.readMessage(msg1); // -> e, es, s, ss
         } catch (err) {
-          throw new NoiseError('HANDSHAKE_FAILED', 'first handshake message did not authenticate (the agent may have a wrong relay key)', { cause: err });
+          throw new ChannelError('HANDSHAKE_FAILED', 'first handshake message did not authenticate (the agent may have a wrong relay key)', { cause: err });
         }
-        if (payload.length !== TIMESTAMP_LEN) throw new NoiseError('HANDSHAKE_FAILED', 'first handshake message has no timestamp');
+        if (payload.length !== TIMESTAMP_LEN) throw new ChannelError('HANDSHAKE_FAILED', 'first handshake message has no timestamp');
         this.timestamp = Buffer.from(payload);
         this.agentKey = encodeKey(hs.getRemoteStaticKey()!);
         // WireGuard's rule: a first message not newer than the last confirmed one is a replay.
         if (!this.responder.replayCache.isFresh(this.agentKey, this.timestamp)) {
-          throw new NoiseError('REPLAY', 'replayed first handshake message');
+          throw new ChannelError('REPLAY', 'replayed first handshake message');
         }
         const msg2 = hs.writeMessage(EMPTY); // <- e, ee, se
         this.socket.write(frameOf(msg2));
@@ -86,14 +86,14 @@ class ResponderHandshake extends Handshake {
       case 'confirm': {
         const len = this.reader.peekLength();
         if (len < 0) return false;
-        if (len !== CONFIRM_LEN) throw new NoiseError('HANDSHAKE_FAILED', 'malformed key confirmation');
+        if (len !== CONFIRM_LEN) throw new ChannelError('HANDSHAKE_FAILED', 'malformed key confirmation');
         const frame = this.reader.readFrame();
         if (frame === null) return false;
         const [send, recv] = this.cs!;
         try {
           recv.decryptWithAd(EMPTY, frame);
         } catch (err) {
-          throw new NoiseError('HANDSHAKE_FAILED', 'key confirmation failed', { cause: err });
+          throw new ChannelError('HANDSHAKE_FAILED', 'key confirmation failed', { cause: err });
         }
         // Only now, with the agent's key proven, is any state kept (docs/protocol.md "Replay").
         this.responder.replayCache.confirm(this.agentKey, this.timestamp!);
@@ -136,14 +136,14 @@ export class NoiseResponder {
 
   /**
    * Resolves only after key confirmation (the initiator's first transport message authenticated);
-   * rejects with NoiseError (VERSION_MISMATCH, SUITE_UNSUPPORTED, HANDSHAKE_FAILED, REPLAY,
+   * rejects with ChannelError (VERSION_MISMATCH, SUITE_UNSUPPORTED, HANDSHAKE_FAILED, REPLAY,
    * TIMEOUT, TOO_MANY_PENDING, GARBAGE) and destroys the socket; logs one line per failure.
    */
   accept(socket: Socket): Promise<NoiseChannel> {
     const address = socket.remoteAddress ?? 'unknown';
     const remote = `${address}:${socket.remotePort ?? 0}`;
     const count = this.pendingFrom(address);
-    const onFailure = (err: NoiseError): NoiseError => {
+    const onFailure = (err: HandshakeError): HandshakeError => {
       this.logger.warn({ event: 'noise_handshake_failed', code: err.code, remote }, err.message);
       return err;
     };
@@ -152,7 +152,7 @@ export class NoiseResponder {
       socket.on('error', () => {});
       socket.end(responderPreamble(Status.TOO_MANY_PENDING));
       socket.setTimeout(1000, () => socket.destroy());
-      return Promise.reject(onFailure(new NoiseError('TOO_MANY_PENDING', count >= this.maxPendingPerAddress
+      return Promise.reject(onFailure(new ChannelError('TOO_MANY_PENDING', count >= this.maxPendingPerAddress
         ? `too many pending handshakes from ${address} (limit ${this.maxPendingPerAddress})`
         : `too many pending handshakes (limit ${this.maxPending})`)));
     }

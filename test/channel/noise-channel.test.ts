@@ -4,15 +4,15 @@ import t from 'tap';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { HandshakeState, NoiseError, generateKeyPair } from '../../src/crypto/index.js';
-import { connectChannel, type NoiseChannel } from '../../src/channel/index.js';
+import { ChannelError, connectChannel, type HandshakeError, type NoiseChannel } from '../../src/channel/index.js';
 import { FrameReader } from '../../src/channel/frame-reader.js';
 import { closed, dial, framesOf, listen, mitm, readBytes, relayUnderTest } from '../helpers/noise.js';
 
 const MAGIC = Buffer.from('RLYN');
 const agentKey = generateKeyPair();
 
-async function rejection(p: Promise<unknown>): Promise<NoiseError> {
-  try { await p; } catch (err) { if (err instanceof NoiseError) return err; throw err; }
+async function rejection(p: Promise<unknown>): Promise<HandshakeError> {
+  try { await p; } catch (err) { if (err instanceof ChannelError || err instanceof NoiseError) return err; throw err; }
   throw new Error('expected a rejection');
 }
 
@@ -322,7 +322,8 @@ t.test('destroy() reports onClose exactly once', async (t) => {
   agent.destroy(); agent.destroy(new Error('again'));
   await done;
   t.equal(calls, 1);
-  t.equal((error as NoiseError).code, 'CLOSED');
+  t.type(error, ChannelError);
+  t.equal((error as ChannelError).code, 'CLOSED');
   t.equal(agent.send(Buffer.from('x')), false, 'send after close is a no-op');
 });
 
