@@ -144,7 +144,7 @@ export class NoiseResponder {
     const remote = `${address}:${socket.remotePort ?? 0}`;
     const count = this.pendingFrom(address);
     const onFailure = (err: HandshakeError): HandshakeError => {
-      this.logger.warn({ event: 'noise_handshake_failed', code: err.code, remote }, err.message);
+      this.logger.warn({ event: 'noise.handshake_failed', code: err.code, remote }, err.message);
       return err;
     };
     // Per address, and overall: many addresses (an IPv6 range) must not hold many handshakes.
@@ -167,7 +167,7 @@ export class NoiseResponder {
       new ResponderHandshake(socket, this, this.opts.staticKey, this.opts,
         (ch) => {
           release();
-          this.logger.debug({ event: 'noise_handshake_ok', remote, agent: encodeKey(ch.remoteStaticKey), cipher: ch.cipher }, 'agent authenticated');
+          this.logger.debug({ event: 'noise.handshake_ok', remote, agent: encodeKey(ch.remoteStaticKey), cipher: ch.cipher }, 'agent authenticated');
           resolve(ch);
         },
         (err) => { release(); reject(onFailure(err)); });

@@ -33,6 +33,7 @@ t.test('IK handshake over loopback, both ciphers; messages both ways; clean end'
     t.same(server.remoteStaticKey, agentKey.publicKey, 'relay learns the agent key');
     t.same(agent.remoteStaticKey, relay.key.publicKey);
     t.same(agent.handshakeHash, server.handshakeHash, 'same handshake hash');
+    t.same(relay.lines.map((l) => [l.event, l.cipher, l.agent]), [['noise.handshake_ok', cipher, agentKey.publicKey.toString('base64url')]], 'one debug line, with an event');
     t.equal(agent.maxMessageSize, 65519);
     const sizes = [1, 2, 100, 1500, 65519];
     const sent = sizes.map((n) => randomBytes(n));
@@ -58,7 +59,7 @@ t.test('a wrong relay key fails the handshake on both sides, with one log line',
   t.equal(agentErr.code, 'HANDSHAKE_FAILED');
   t.match(agentErr.message, /relay public key/);
   t.equal(relayErr.code, 'HANDSHAKE_FAILED');
-  const failures = relay.lines.filter((l) => l.event === 'noise_handshake_failed');
+  const failures = relay.lines.filter((l) => l.event === 'noise.handshake_failed');
   t.equal(failures.length, 1, 'one log line');
   t.equal(failures[0].code, 'HANDSHAKE_FAILED');
   const secret = relay.key.privateKey.toString('base64url');
@@ -204,7 +205,7 @@ t.test('garbage on the port: dropped with one log line, never a crash', async (t
   const err = await rejection(relay.nextAccept());
   t.equal(err.code, 'GARBAGE');
   t.equal(relay.lines.length, 1, 'exactly one log line');
-  t.match(relay.lines[0], { event: 'noise_handshake_failed', code: 'GARBAGE' });
+  t.match(relay.lines[0], { event: 'noise.handshake_failed', code: 'GARBAGE' });
   await new Promise((r) => http.once('close', r));
   // Random bytes, and random bytes after a valid preamble: always a typed refusal (run side by side).
   const cases = fc.sample(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean()), { numRuns: 40, seed: 42 });
@@ -216,7 +217,7 @@ t.test('garbage on the port: dropped with one log line, never a crash', async (t
     return e.code;
   }));
   t.same([...new Set(codes)].filter((c) => !['GARBAGE', 'HANDSHAKE_FAILED', 'TIMEOUT'].includes(c)), [], `typed refusals: ${[...new Set(codes)].join(', ')}`);
-  t.ok(relay.lines.every((l) => l.event === 'noise_handshake_failed'), 'every failure logged as such');
+  t.ok(relay.lines.every((l) => l.event === 'noise.handshake_failed'), 'every failure logged as such');
 });
 
 t.test('rekey by message count and by time is signalled in-band; both sides stay in step', async (t) => {
