@@ -19,7 +19,7 @@ function expectedDigest(): string {
   return h.digest('hex');
 }
 
-function reusedDial(t: Tap.Test, port: number): Socket {
+function reusedDial(t: { teardown(fn: () => void): void }, port: number): Socket {
   const s = createReusedBufferSocket(100 * 1024);
   s.connect(port, '127.0.0.1');
   s.on('error', () => {});
