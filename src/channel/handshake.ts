@@ -11,13 +11,14 @@ import { TransportState, type RekeyPolicy } from './transport-state.js';
 export interface ChannelOptions extends RekeyPolicy {
   /** The whole handshake (preamble to key confirmation) must finish within this. Default 10 000 ms. */
   handshakeTimeoutMs?: number;
+  /** NoiseResponder logs one line per handshake here (noise.handshake_failed, noise.handshake_ok); connectChannel logs nothing. */
   logger?: Logger;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const EMPTY = new Uint8Array(0);
 
-// Noise_IK sizes with our payloads: msg1 = e (32) + enc s (32+16) + enc timestamp (12+16);
+// Noise_IK sizes with our payloads (docs/protocol.md "Handshake"): msg1 = e (32) + enc s (32+16) + enc timestamp (12+16);
 // msg2 = e (32) + enc empty payload (16); confirmation = one empty transport message (16).
 export const TIMESTAMP_LEN = 12;
 export const MSG1_LEN = 32 + 48 + TIMESTAMP_LEN + TAG_LEN;

@@ -21,9 +21,10 @@ class ListSink implements FrameSink {
 function pair(policy: RekeyPolicy = {}, now?: () => number, cipher: CipherFunctionName = 'ChaChaPoly') {
   const fns = nodeBackend.cipher(cipher);
   const aToB = randomBytes(32); const bToA = randomBytes(32);
-  const a = new TransportState(new CipherState(fns, aToB), new CipherState(fns, bToA), policy, now);
+  const aSend = new CipherState(fns, aToB);
+  const a = new TransportState(aSend, new CipherState(fns, bToA), policy, now);
   const b = new TransportState(new CipherState(fns, bToA), new CipherState(fns, aToB), policy, now);
-  return { a, b, aToB };
+  return { a, b, aToB, aSend };
 }
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -87,6 +88,20 @@ t.test('rekey after N messages: a marker before messages N+1, 2N+1, …; the pee
   t.same(got.filter((p) => p !== null), messages.map((m) => m.toString('hex')), 'every message intact across three rekeys');
   t.same(got.map((p) => p === null), frames.map((f) => f.length === 16), 'each marker taken as a marker, not delivered');
   t.equal(b.rekeysReceived, 3);
+});
+
+t.test('on the wire: the marker goes under the old key, the key changes, the nonce runs on (Noise §11.3)', async (t) => {
+  const { a, aToB, aSend } = pair({ rekeyAfterMessages: 2 });
+  const frames = sendAll(a, ['one', 'two', 'three'].map((m) => Buffer.from(m)));
+  t.equal(frames.length, 4, 'one, two, marker, three');
+  t.equal(aSend.nonce, 4n, 'four nonces used: the rekey did not reset the counter');
+  // An independent receiver: a plain CipherState on the same key, rekeyed by hand (Noise §4.2 REKEY).
+  const oracle = new CipherState(nodeBackend.cipher('ChaChaPoly'), aToB);
+  const open = (f: Buffer) => Buffer.from(oracle.decryptWithAd(new Uint8Array(0), f)).toString();
+  t.same([open(frames[0]), open(frames[1]), open(frames[2])], ['one', 'two', ''], 'the marker is an empty message under the old key');
+  t.equal(codeOf(() => open(frames[3])), 'DECRYPT_FAILED', 'what follows is not under the old key');
+  oracle.rekey();
+  t.equal(open(frames[3]), 'three', 'it is under the rekeyed key, at the next nonce');
 });
 
 t.test('the marker matters: a peer that skips it cannot read what follows', async (t) => {
