@@ -87,7 +87,7 @@ export function connectChannel(socket: Socket, opts: InitiatorOptions): Promise<
       new InitiatorHandshake(socket, opts, resolve, reject);
     } catch (err) {
       socket.destroy();
-      reject(err);
+      reject(err instanceof Error ? err : new Error(String(err)));
     }
   });
 }

@@ -2,7 +2,7 @@
 // the wire, tampering, nonce exhaustion, backpressure, destroy.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { NoiseError, generateKeyPair } from '../../src/crypto/index.js';
+import { generateKeyPair, type NoiseError } from '../../src/crypto/index.js';
 import { ChannelError, connectChannel } from '../../src/channel/index.js';
 import { closed, collect, dial, framesOf, mitm, relayUnderTest } from '../helpers/noise.js';
 

@@ -128,7 +128,7 @@ t.test('rekey after the time bound, on an injected clock', async (t) => {
   now += 500; send('at 2000 ms');
   t.equal(a.rekeysSent, 2);
   t.same(sink.frames.map((f) => f.length === 16), [false, false, true, false, false, true, false]);
-  t.same(receiveAll(b, sink.frames).filter((p) => p !== null).map((h) => Buffer.from(h!, 'hex').toString()),
+  t.same(receiveAll(b, sink.frames).filter((p) => p !== null).map((h) => Buffer.from(h, 'hex').toString()),
     ['at 0 ms', 'at 999 ms', 'at 1000 ms', 'at 1500 ms', 'at 2000 ms']);
   t.equal(b.rekeysReceived, 2);
 });
