@@ -6,9 +6,9 @@ import { createServer, connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import {
-  CipherState, HandshakeState, NoiseResponder, connectChannel, generateKeyPair, getBackend,
-  type BackendName, type CipherFunctionName, type NoiseChannel,
+  CipherState, HandshakeState, generateKeyPair, getBackend, type BackendName, type CipherFunctionName,
 } from '../src/crypto/index.js';
+import { NoiseResponder, connectChannel, type NoiseChannel } from '../src/channel/index.js';
 
 const EMPTY = new Uint8Array(0);
 const SIZES = [65536 - 17, 1024]; // the largest transport payload (65519) and 1 KiB
@@ -70,12 +70,13 @@ async function handshakeBench(time: number): Promise<Row[]> {
   // Whole channel handshakes over loopback, both sides in this process (preamble, IK, confirmation).
   const relayKey = generateKeyPair(); const agentKey = generateKeyPair();
   const responder = new NoiseResponder({ staticKey: relayKey, maxPendingPerAddress: 1000, replayCacheSize: 10 });
-  const accepted: ((c: NoiseChannel) => void)[] = [];
-  const server = createServer((s) => { responder.accept(s).then((c) => accepted.shift()!(c), () => {}); });
+  // A failed handshake rejects its iteration: the bench reports it instead of waiting forever.
+  const waiting: { resolve: (c: NoiseChannel) => void; reject: (e: Error) => void }[] = [];
+  const server = createServer((s) => { const w = waiting.shift()!; responder.accept(s).then(w.resolve, w.reject); });
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
   const port = (server.address() as { port: number }).port;
   bench.add('channel handshake over loopback (both sides)', async () => {
-    const server = new Promise<NoiseChannel>((res) => accepted.push(res));
+    const server = new Promise<NoiseChannel>((resolve, reject) => waiting.push({ resolve, reject }));
     const agent = await connectChannel(connect(port, '127.0.0.1'), { staticKey: agentKey, remoteStaticKey: relayKey.publicKey });
     (await server).destroy(); agent.destroy();
   });
@@ -92,22 +93,20 @@ async function handshakeBench(time: number): Promise<Row[]> {
 async function channelThroughput(cipher: 'chachapoly' | 'aesgcm', mb: number): Promise<Row> {
   const relayKey = generateKeyPair();
   const responder = new NoiseResponder({ staticKey: relayKey });
-  let serverSocket: Socket | undefined;
-  const serverCh = new Promise<NoiseChannel>((res) => {
-    const srv = createServer((s) => { serverSocket = s; responder.accept(s).then(res); srv.close(); });
-    srv.listen(0, '127.0.0.1', () => {
-      void connectChannel(connect((srv.address() as { port: number }).port, '127.0.0.1'), { staticKey: generateKeyPair(), remoteStaticKey: relayKey.publicKey, cipher })
-        .then((agent) => { (globalThis as { agent?: NoiseChannel }).agent = agent; });
-    });
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+  const accepted = new Promise<NoiseChannel>((res, rej) => {
+    srv.once('connection', (s: Socket) => { srv.close(); responder.accept(s).then(res, rej); });
   });
-  const server = await serverCh;
-  while (!(globalThis as { agent?: NoiseChannel }).agent) await new Promise((r) => setImmediate(r));
-  const agent = (globalThis as { agent?: NoiseChannel }).agent!;
-  delete (globalThis as { agent?: NoiseChannel }).agent;
+  const [agent, server] = await Promise.all([
+    connectChannel(connect((srv.address() as { port: number }).port, '127.0.0.1'), { staticKey: generateKeyPair(), remoteStaticKey: relayKey.publicKey, cipher }),
+    accepted,
+  ]);
   const msg = randomBytes(65519);
   const count = Math.ceil((mb * 2 ** 20) / msg.length);
   const start = process.hrtime.bigint();
-  await new Promise<void>((done) => {
+  await new Promise<void>((done, fail) => {
+    server.onClose = agent.onClose = (err) => fail(err ?? new Error('channel closed before the last message'));
     let got = 0;
     server.onMessage = () => { if (++got === count) done(); };
     let i = 0;
@@ -115,7 +114,8 @@ async function channelThroughput(cipher: 'chachapoly' | 'aesgcm', mb: number): P
     go();
   });
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  agent.destroy(); server.destroy(); serverSocket?.destroy();
+  server.onClose = agent.onClose = () => {};
+  agent.destroy(); server.destroy();
   return { name: `channel loopback ${cipher}, 64 KiB messages, one direction`, opsPerSec: count / secs, mbPerSec: (count * msg.length) / secs / 1e6, samples: 1 };
 }
 

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { LogLimiter, printable, type Logger } from '../log.js';
-import { connectChannel, type CipherName } from '../crypto/channel.js';
+import { connectChannel, type CipherName } from '../channel/index.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';

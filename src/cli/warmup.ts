@@ -1,6 +1,7 @@
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { connectChannel, generateKeyPair, NoiseResponder, type CipherName } from '../crypto/index.js';
+import { generateKeyPair } from '../crypto/index.js';
+import { connectChannel, NoiseResponder, type CipherName } from '../channel/index.js';
 import { Session, splice } from '../mux/index.js';
 import { createLinkServer, createLinkSocket, dialAndSplice } from '../link/index.js';
 import type { Logger } from '../log.js';

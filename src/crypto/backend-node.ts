@@ -8,7 +8,7 @@ import {
 } from './backend.js';
 import { NoiseError } from './errors.js';
 
-// Raw keys enter OpenSSL as JWK: measured 10× faster than a PKCS#8 DER import on OpenSSL 3.0.
+// Raw keys enter OpenSSL as JWK: a PKCS#8 DER import is far slower (docs/performance.md "Noise transport").
 // Node insists on `x` in a private JWK, but OpenSSL derives the public key from `d` and ignores
 // it (checked in the tests); the DH uses only `d`.
 const JWK_X_PLACEHOLDER = 'A'.repeat(43);

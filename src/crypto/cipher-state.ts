@@ -30,7 +30,7 @@ export class CipherState {
     this.n = nonce;
   }
 
-  /** The nonce of the next operation (for tests and rekey bookkeeping). */
+  /** The nonce of the next operation (for tests). */
   get nonce(): bigint { return this.n; }
 
   /** EncryptWithAd(ad, plaintext): ciphertext || tag; plaintext itself when there is no key yet. */

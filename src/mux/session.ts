@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { MessageChannel } from '../crypto/message-channel.js';
+import type { MessageChannel } from '../channel/message-channel.js';
 import { silentLogger, type Logger } from '../log.js';
 import { resolveMuxConfig, type MuxConfig } from './config.js';
 import { MuxError, type MuxErrorCode } from './errors.js';

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { LogLimiter, printable, type Logger } from '../log.js';
-import { NoiseResponder } from '../crypto/channel.js';
+import { NoiseResponder } from '../channel/responder.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig } from '../mux/index.js';
 import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';

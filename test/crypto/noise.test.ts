@@ -68,7 +68,7 @@ t.test('node and noble backends agree byte for byte on random keys', async (t) =
 });
 
 t.test('the backends produce identical ciphertexts, hashes and HMACs on random inputs', async (t) => {
-  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 2n }),
+  t.doesNotThrow(() => fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 2n }),
     fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 300 }), (k, n, ad, pt, hk) => {
       for (const c of ['ChaChaPoly', 'AESGCM'] as const) {
         const [a1, a2] = nodeBackend.cipher(c).encrypt(k, n, ad, pt);
@@ -85,8 +85,7 @@ t.test('the backends produce identical ciphertexts, hashes and HMACs on random i
       const pub = nodeBackend.dh('25519').generateKeyPair().publicKey;
       return hex(nodeBackend.dh('25519').dh(priv, pub)) === hex(nobleBackend.dh('25519').dh(priv, pub))
         && hex(nodeBackend.dh('25519').publicKey(priv)) === hex(nobleBackend.dh('25519').publicKey(priv));
-    }), { numRuns: 200 });
-  t.pass('200 random cases agree');
+    }), { numRuns: 200 }), '200 random cases agree');
 });
 
 t.test('a flipped bit anywhere in an authenticated handshake message fails that message', async (t) => {

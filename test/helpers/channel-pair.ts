@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import type { MessageChannel } from '../../src/crypto/message-channel.js';
-import { connectChannel, NoiseResponder } from '../../src/crypto/channel.js';
+import type { MessageChannel } from '../../src/channel/message-channel.js';
+import { connectChannel, NoiseResponder } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { PlaintextChannelForTestsOnly } from './plain-channel.js';
 

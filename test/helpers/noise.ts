@@ -1,7 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import type { Logger } from '../../src/log.js';
-import { generateKeyPair, NoiseResponder, type KeyPair, type NoiseChannel } from '../../src/crypto/index.js';
+import { NoiseError, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { ChannelError, NoiseResponder, type HandshakeError, type NoiseChannel } from '../../src/channel/index.js';
 
 interface Teardown { teardown(fn: () => void | Promise<void>): void }
 
@@ -116,4 +117,24 @@ export function readBytes(s: Socket, n: number): Promise<Buffer> {
     const onClose = () => reject(new Error(`closed after ${buf.length} of ${n} bytes`));
     s.on('data', onData); s.once('close', onClose); s.resume();
   });
+}
+
+/** The error a handshake rejects with; throws when it resolves, or rejects with anything else. */
+export async function rejection(p: Promise<unknown>): Promise<HandshakeError> {
+  try { await p; } catch (err) { if (err instanceof ChannelError || err instanceof NoiseError) return err; throw err; }
+  throw new Error('expected a rejection');
+}
+
+/** Messages in order until `count` have arrived. */
+export function collect(ch: NoiseChannel, count: number): Promise<Buffer[]> {
+  const got: Buffer[] = [];
+  return new Promise((r) => { ch.onMessage = (m) => { got.push(Buffer.from(m)); if (got.length === count) r(got); }; });
+}
+
+/** Resolves when the socket closes, with the bytes it received and whether the peer's FIN came. */
+export function untilClosed(s: Socket): Promise<{ bytes: number; fin: boolean }> {
+  let bytes = 0; let fin = false;
+  s.on('data', (c: Buffer) => { bytes += c.length; });
+  s.once('end', () => { fin = true; });
+  return new Promise((r) => { s.once('close', () => r({ bytes, fin })); });
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { connectChannel } from '../../src/crypto/channel.js';
+import { connectChannel } from '../../src/channel/initiator.js';
 import { decodeKey, generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import { Session, type Stream, type MuxError } from '../../src/mux/index.js';
 import { CONTROL_TUNNEL_ID, LineDecoder } from '../../src/control/messages.js';

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { NoiseResponder } from '../../src/crypto/channel.js';
+import { NoiseResponder } from '../../src/channel/responder.js';
 import { encodeKey, generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import { Session, type MuxError, type Stream } from '../../src/mux/index.js';
 import { LineDecoder } from '../../src/control/messages.js';

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { connectChannel, generateKeyPair, type NoiseChannel } from '../../src/crypto/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { connectChannel, type NoiseChannel } from '../../src/channel/index.js';
 import { dial, relayUnderTest } from '../helpers/noise.js';
 import { createReusedBufferSocket } from '../../src/net/reused-read-buffer.js';
 
@@ -18,7 +19,7 @@ function expectedDigest(): string {
   return h.digest('hex');
 }
 
-function reusedDial(t: Tap.Test, port: number): Socket {
+function reusedDial(t: { teardown(fn: () => void): void }, port: number): Socket {
   const s = createReusedBufferSocket(100 * 1024);
   s.connect(port, '127.0.0.1');
   s.on('error', () => {});

@@ -1,7 +1,7 @@
 /**
  * What the multiplex (src/mux) needs from the secure channel under it: ordered, authenticated
  * messages of up to `maxMessageSize` bytes over one TCP connection. The Noise channel
- * (src/crypto/channel.ts) implements it. Hooks are plain callbacks, not an EventEmitter, to keep
+ * (src/channel/noise-channel.ts) implements it. Hooks are plain callbacks, not an EventEmitter, to keep
  * the splice hot path free of emitter overhead; there is exactly one consumer (the mux Session).
  */
 export interface MessageChannel {

@@ -16,12 +16,12 @@ export const SUITE_BY_ID: ReadonlyMap<number, CipherName> = new Map([[1, 'chacha
 /** Responder status byte. */
 export const Status = { OK: 0, VERSION_MISMATCH: 1, SUITE_UNSUPPORTED: 2, TOO_MANY_PENDING: 3 } as const;
 
-export function initiatorPreamble(cipher: CipherName, version = PROTOCOL_VERSION): Buffer {
-  return Buffer.concat([MAGIC, Buffer.from([version, SUITE_IDS[cipher]])]);
+export function initiatorPreamble(cipher: CipherName): Buffer {
+  return Buffer.concat([MAGIC, Buffer.from([PROTOCOL_VERSION, SUITE_IDS[cipher]])]);
 }
 
-export function responderPreamble(status: number, version = PROTOCOL_VERSION): Buffer {
-  return Buffer.concat([MAGIC, Buffer.from([version, status])]);
+export function responderPreamble(status: number): Buffer {
+  return Buffer.concat([MAGIC, Buffer.from([PROTOCOL_VERSION, status])]);
 }
 
 /**
