@@ -51,6 +51,9 @@ export abstract class Handshake {
   private readonly onError = (err: Error): void => this.fail(new ChannelError('HANDSHAKE_FAILED', `socket error during handshake: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
   protected abstract step: Step;
 
+  /** Succeeded or failed: the socket is no longer the handshake's. */
+  get finished(): boolean { return this.done; }
+
   constructor(
     protected readonly socket: Socket,
     protected readonly options: ChannelOptions,

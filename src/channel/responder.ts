@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
-import { silentLogger } from '../log.js';
+import { LogLimiter, silentLogger } from '../log.js';
 import type { CipherState } from '../crypto/cipher-state.js';
 import { HandshakeState } from '../crypto/handshake-state.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
@@ -18,6 +18,7 @@ class ResponderHandshake extends Handshake {
   private timestamp: Buffer | null = null;
   private agentKey = '';
   private cs: [CipherState, CipherState] | null = null;
+  private readonly startedAt = performance.now();
 
   constructor(socket: Socket, private readonly responder: NoiseResponder, private readonly staticKey: KeyPair,
     options: ChannelOptions, resolve: (c: NoiseChannel) => void, reject: (e: HandshakeError) => void) {
@@ -27,6 +28,11 @@ class ResponderHandshake extends Handshake {
 
   protected closedEarly(): ChannelError {
     return new ChannelError('HANDSHAKE_FAILED', `connection closed during the handshake (${this.state})`);
+  }
+
+  /** Gives way to a new handshake: the pending limit is full. */
+  evict(): void {
+    this.fail(new ChannelError('TOO_MANY_PENDING', `evicted after ${Math.round(performance.now() - this.startedAt)} ms unfinished (${this.state}): the pending limit is full`));
   }
 
   /** Fails with a short plaintext status to the peer, so that it can say what went wrong. */
@@ -118,10 +124,14 @@ export class NoiseResponder {
   /** @internal */ readonly replayCache: ReplayCache;
   /** @internal */ readonly ciphers: ReadonlySet<CipherName>;
   private readonly pending = new Map<string, number>();
+  /** Unfinished handshakes, oldest first: the oldest gives way when the limit is full. */
+  private readonly inFlight = new Set<ResponderHandshake>();
   private readonly maxPendingPerAddress: number;
   private readonly maxPending: number;
   private pendingTotal = 0;
   private readonly logger: Logger;
+  /** A flood of failing handshakes costs a few lines, then one count. */
+  private readonly failures: LogLimiter;
 
   constructor(private readonly opts: ResponderOptions) {
     this.maxPending = opts.maxPending ?? 1024;
@@ -129,6 +139,7 @@ export class NoiseResponder {
     this.maxPendingPerAddress = opts.maxPendingPerAddress ?? 16;
     this.ciphers = new Set(opts.ciphers ?? Object.keys(SUITE_IDS) as CipherName[]);
     this.logger = opts.logger ?? silentLogger;
+    this.failures = new LogLimiter(this.logger, 20);
   }
 
   /** Handshakes in progress from one address. */
@@ -144,33 +155,37 @@ export class NoiseResponder {
     const remote = `${address}:${socket.remotePort ?? 0}`;
     const count = this.pendingFrom(address);
     const onFailure = (err: HandshakeError): HandshakeError => {
-      this.logger.warn({ event: 'noise.handshake_failed', code: err.code, remote }, err.message);
+      this.failures.warn({ event: 'noise.handshake_failed', code: err.code, remote }, err.message);
       return err;
     };
-    // Per address, and overall: many addresses (an IPv6 range) must not hold many handshakes.
-    if (count >= this.maxPendingPerAddress || this.pendingTotal >= this.maxPending) {
+    // One address may hold only a few handshakes: it is refused, its older ones go on.
+    if (count >= this.maxPendingPerAddress) {
       socket.on('error', () => {});
       socket.end(responderPreamble(Status.TOO_MANY_PENDING));
       socket.setTimeout(1000, () => socket.destroy());
-      return Promise.reject(onFailure(new ChannelError('TOO_MANY_PENDING', count >= this.maxPendingPerAddress
-        ? `too many pending handshakes from ${address} (limit ${this.maxPendingPerAddress})`
-        : `too many pending handshakes (limit ${this.maxPending})`)));
+      return Promise.reject(onFailure(new ChannelError('TOO_MANY_PENDING', `too many pending handshakes from ${address} (limit ${this.maxPendingPerAddress})`)));
     }
+    // Overall, the oldest unfinished handshake gives way (as a SYN cache evicts): a real agent
+    // finishes in one round trip, so stalled ones from many addresses cannot lock it out.
+    if (this.pendingTotal >= this.maxPending) this.inFlight.values().next().value?.evict();
     this.pending.set(address, count + 1);
     this.pendingTotal++;
+    let handshake: ResponderHandshake | undefined;
     const release = (): void => {
+      if (handshake) this.inFlight.delete(handshake);
       this.pendingTotal--;
       const n = this.pendingFrom(address) - 1;
       if (n <= 0) this.pending.delete(address); else this.pending.set(address, n);
     };
     return new Promise<NoiseChannel>((resolve, reject) => {
-      new ResponderHandshake(socket, this, this.opts.staticKey, this.opts,
+      handshake = new ResponderHandshake(socket, this, this.opts.staticKey, this.opts,
         (ch) => {
           release();
           this.logger.debug({ event: 'noise.handshake_ok', remote, agent: encodeKey(ch.remoteStaticKey), cipher: ch.cipher }, 'agent authenticated');
           resolve(ch);
         },
         (err) => { release(); reject(onFailure(err)); });
+      if (!handshake.finished) this.inFlight.add(handshake);
     });
   }
 }

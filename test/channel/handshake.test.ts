@@ -3,6 +3,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { once } from 'node:events';
 import { HandshakeState, generateKeyPair } from '../../src/crypto/index.js';
 import { connectChannel } from '../../src/channel/index.js';
 import { collect, dial, listen, readBytes, rejection, relayUnderTest, untilClosed } from '../helpers/noise.js';
@@ -178,4 +180,28 @@ t.test('garbage on the port: dropped with one log line, never a crash', async (t
   }));
   t.same([...new Set(codes)].filter((c) => !['GARBAGE', 'HANDSHAKE_FAILED', 'TIMEOUT'].includes(c)), [], `typed refusals: ${[...new Set(codes)].join(', ')}`);
   t.ok(relay.lines.every((l) => l.event === 'noise.handshake_failed'), 'every failure logged as such');
+});
+
+t.test('stalled handshakes from many addresses do not lock a new agent out: the oldest gives way', async (t) => {
+  const relay = await relayUnderTest(t, { maxPending: 4, handshakeTimeoutMs: 20_000 });
+  const stalled = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map((localAddress) => {
+    const s = net.connect({ port: relay.port, host: '127.0.0.1', localAddress });
+    s.on('error', () => {});
+    t.teardown(() => { s.destroy(); });
+    return s;
+  });
+  const outcomes = stalled.map(() => relay.nextAccept());
+  await Promise.all(stalled.map((s) => once(s, 'connect')));
+  const agent = connectChannel(net.connect(relay.port, '127.0.0.1'), { staticKey: agentKey, remoteStaticKey: relay.key.publicKey });
+  const accepted = relay.nextAccept();
+  const evicted = await rejection(outcomes[0]);
+  t.equal(evicted.code, 'TOO_MANY_PENDING', 'the oldest stalled handshake was evicted');
+  t.match(evicted.message, /evicted/);
+  const ch = await agent;
+  t.ok((await accepted).remoteStaticKey.equals(agentKey.publicKey), 'the new agent got through');
+  ch.destroy();
+  await Promise.race(stalled.map((s) => (s.closed ? Promise.resolve() : once(s, 'close'))));
+  t.equal(stalled.filter((s) => s.destroyed).length, 1, 'only the oldest was cut');
+  for (const s of stalled) s.destroy();
+  for (const o of outcomes.slice(1)) t.equal((await rejection(o)).code, 'HANDSHAKE_FAILED', 'the others were still pending');
 });
