@@ -2,12 +2,19 @@ import { TAG_LEN } from '../crypto/backend.js';
 import type { CipherState } from '../crypto/cipher-state.js';
 import { NoiseError } from '../crypto/errors.js';
 import { MAX_NOISE_MESSAGE } from '../crypto/handshake-state.js';
+import { TokenBucket } from '../net/token-bucket.js';
 
 /** Largest plaintext of one transport message: 65535 − 16. */
 export const MAX_PLAINTEXT = MAX_NOISE_MESSAGE - TAG_LEN;
 
 const DEFAULT_REKEY_MESSAGES = 2 ** 20;
 const DEFAULT_REKEY_MS = 120_000;
+/**
+ * Rekeys a peer may signal: a burst, then one a second. Each costs a key derivation, and an
+ * honest peer rekeys every 2^20 messages or 120 s: markers beyond this are a flood, not a policy.
+ */
+export const PEER_REKEY_BURST = 64;
+export const PEER_REKEYS_PER_SECOND = 1;
 const EMPTY = new Uint8Array(0);
 
 /** When the sending direction rekeys (Noise §11.3 leaves the policy to the application). */
@@ -40,6 +47,9 @@ export class TransportState {
   private sendKeyAt: number;
   private sent = 0;
   private received = 0;
+  /** A message came under the current receiving key: a marker right after a marker is refused. */
+  private receivedUnderKey = true;
+  private readonly peerRekeys: TokenBucket;
   private ended: Error | undefined;
 
   /**
@@ -56,6 +66,7 @@ export class TransportState {
     this.rekeyAfterMs = policy.rekeyAfterMs ?? DEFAULT_REKEY_MS;
     if (!(this.rekeyAfterMessages >= 1)) throw new NoiseError('BAD_STATE', 'rekeyAfterMessages must be at least 1');
     this.sendKeyAt = now();
+    this.peerRekeys = new TokenBucket(PEER_REKEYS_PER_SECOND, PEER_REKEY_BURST, now);
   }
 
   /** Rekeys this side has signalled, and the peer's it has followed. */
@@ -111,10 +122,15 @@ export class TransportState {
       throw this.end(err instanceof NoiseError ? err : new NoiseError('DECRYPT_FAILED', 'message authentication failed'));
     }
     if (plaintext.length === 0) {
+      // Our markers always precede a message; a flood of them is an attack on our CPU.
+      if (!this.receivedUnderKey) throw this.end(new NoiseError('BAD_MESSAGE', 'two rekey markers with no message between'));
+      if (!this.peerRekeys.take()) throw this.end(new NoiseError('BAD_MESSAGE', `peer rekeys more often than ${PEER_REKEY_BURST} at once or ${PEER_REKEYS_PER_SECOND} a second`));
       this.recv.rekey();
       this.received++;
+      this.receivedUnderKey = false;
       return null;
     }
+    this.receivedUnderKey = true;
     return plaintext as Buffer;
   }
 

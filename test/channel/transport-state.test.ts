@@ -166,3 +166,33 @@ t.test('a rekey policy of fewer than one message is refused', async (t) => {
   t.equal(codeOf(() => pair({ rekeyAfterMessages: 0 })), 'BAD_STATE');
   t.equal(codeOf(() => pair({ rekeyAfterMessages: Number.NaN })), 'BAD_STATE');
 });
+
+t.test('a flood of rekey markers ends the state: two in a row, or more than the peer budget', async (t) => {
+  // Markers made by hand, as a hostile peer would send them: empty messages under the sending key.
+  const marker = (cs: CipherState): Buffer => { const [ct, tag] = cs.encryptWithAdParts(new Uint8Array(0), new Uint8Array(0)); cs.rekey(); return Buffer.concat([ct, tag]); };
+  const message = (cs: CipherState): Buffer => { const [ct, tag] = cs.encryptWithAdParts(new Uint8Array(0), Buffer.from('x')); return Buffer.concat([ct, tag]); };
+  {
+    const { b, aSend } = pair();
+    t.equal(b.decrypt(marker(aSend)), null, 'one marker is followed');
+    t.equal(codeOf(() => b.decrypt(marker(aSend))), 'BAD_MESSAGE', 'a second with no message between is refused');
+    t.equal(codeOf(() => b.decrypt(message(aSend))), 'BAD_MESSAGE', 'and the state is over');
+  }
+  {
+    let now = 0;
+    const { b, aSend } = pair({}, () => now);
+    let followed = 0;
+    const code = codeOf(() => { for (;;) { b.decrypt(marker(aSend)); followed++; b.decrypt(message(aSend)); } });
+    t.equal(code, 'BAD_MESSAGE');
+    t.equal(followed, 64, 'a burst of 64 rekeys is followed, the 65th at once is not');
+  }
+  {
+    let now = 0;
+    const { b, aSend } = pair({}, () => now);
+    for (let i = 0; i < 200; i++) {
+      now += 1000; // one a second, indefinitely: an honest, if eager, peer
+      t.equal(b.decrypt(marker(aSend)), null);
+      b.decrypt(message(aSend));
+    }
+    t.equal(b.rekeysReceived, 200);
+  }
+});
