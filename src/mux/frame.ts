@@ -90,7 +90,7 @@ export function encodeOpenMetadata(meta: OpenMetadata): Buffer {
 /** Decodes open metadata; returns a reason string when it is malformed. */
 export function decodeOpenMetadata(buf: Buffer): OpenMetadata | string {
   let o = 0;
-  const str = (what: string): string | undefined => {
+  const str = (): string | undefined => {
     if (o >= buf.length) return undefined;
     const n = buf[o++];
     if (o + n > buf.length) return undefined;
@@ -98,13 +98,13 @@ export function decodeOpenMetadata(buf: Buffer): OpenMetadata | string {
     o += n;
     return s;
   };
-  const tunnelId = str('tunnelId');
+  const tunnelId = str();
   if (tunnelId === undefined || tunnelId.length === 0) return 'bad tunnel id';
-  const clientAddress = str('clientAddress');
+  const clientAddress = str();
   if (clientAddress === undefined || o + 2 > buf.length) return 'bad client address';
   const clientPort = buf.readUInt16BE(o);
   o += 2;
-  const serverName = str('serverName');
+  const serverName = str();
   if (serverName === undefined) return 'bad server name';
   if (o !== buf.length) return 'trailing metadata bytes';
   const meta: OpenMetadata = { tunnelId };

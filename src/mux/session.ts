@@ -244,7 +244,7 @@ export class Session implements FrameSink, StreamHost {
       if (!this.unknownStream(id, 'DATA')) return false;
       // In flight when we reset it: it still used session credit; give it back.
       if (!this.takeSessionCredit(payload.length)) return false;
-      this.returnSessionCredit(payload.length);
+      this.returnSessionCredit();
       return true;
     }
     return this.receiveData(s, payload);
@@ -288,17 +288,17 @@ export class Session implements FrameSink, StreamHost {
     const meta = metaLen <= this.config.maxOpenMetadata ? decodeOpenMetadata(payload.subarray(2, 2 + metaLen)) : 'metadata too large';
     let refuse = -1;
     if (typeof meta === 'string') {
-      this.log.warn({ event: 'mux_open_refused', stream: id, reason: meta }, 'mux: open refused: bad metadata');
+      this.log.warn({ event: 'mux.open_refused', stream: id, reason: meta }, 'mux: open refused: bad metadata');
       refuse = ResetCode.BAD_METADATA;
     } else if (this.goAwaySent || this.closeSent) {
       refuse = ResetCode.REFUSED_GOING_AWAY;
     } else if (this.streams.size >= this.config.maxStreams) {
-      this.log.warn({ event: 'mux_open_refused', stream: id, reason: 'max_streams', maxStreams: this.config.maxStreams }, 'mux: open refused: too many streams');
+      this.log.warn({ event: 'mux.open_refused', stream: id, reason: 'max_streams', maxStreams: this.config.maxStreams }, 'mux: open refused: too many streams');
       refuse = ResetCode.REFUSED_TOO_MANY;
     }
     if (refuse >= 0) {
       if (!this.takeSessionCredit(firstData.length)) return false;
-      this.returnSessionCredit(firstData.length);
+      this.returnSessionCredit();
       this.pushControl(FrameType.RST, id, refuse);
       return true;
     }
@@ -309,7 +309,7 @@ export class Session implements FrameSink, StreamHost {
       this.onStream(s);
     } catch (err) {
       // The consumer's failure costs this stream only, never the session or the process.
-      this.log.error({ err, stream: id }, 'mux: onStream handler threw; stream reset');
+      this.log.error({ event: 'mux.stream_handler_error', err, stream: id }, 'mux: onStream handler threw; stream reset');
       s.reset(ResetCode.INTERNAL, err as Error);
     }
     if (this.closed || s._closed) {
@@ -388,7 +388,7 @@ export class Session implements FrameSink, StreamHost {
     if (id !== 0 || payload.length !== 4) return this.protocolError('malformed GO_AWAY');
     const code = payload.readUInt32BE(0);
     this.goAwayReceived = true;
-    this.log.info({ event: 'mux_go_away_received', code }, 'mux: peer is going away');
+    this.log.info({ event: 'mux.go_away_received', code }, 'mux: peer is going away');
     // Streams whose OPEN has not left yet will never be accepted: fail them now.
     for (const s of [...this.streams.values()]) {
       if (!s._openSent) {
@@ -432,9 +432,8 @@ export class Session implements FrameSink, StreamHost {
     }
   }
 
-  /** Bytes that arrived for a closed or refused stream: consumed at once. */
-  private returnSessionCredit(n: number): void {
-    void n;
+  /** Bytes that arrived for a closed or refused stream count as consumed at once: taking their credit already grew delta. */
+  private returnSessionCredit(): void {
     if (!this.sessionUpdatePending) this.checkSessionUpdate();
   }
 
@@ -764,7 +763,7 @@ export class Session implements FrameSink, StreamHost {
   private fail(err: MuxError, destroyChannel = true): false {
     if (this.closed) return false;
     const level = err.code === 'CONNECTION_LOST' || err.code === 'DESTROYED' ? 'info' : 'warn';
-    this.log[level]({ event: 'mux_session_error', code: err.code, reason: err.message, streams: this.streams.size }, `mux: session ended: ${err.code}`);
+    this.log[level]({ event: 'mux.session_error', code: err.code, reason: err.message, streams: this.streams.size }, `mux: session ended: ${err.code}`);
     this.closed = true;
     this.teardown(err);
     if (destroyChannel) this.channel.destroy(err);
@@ -774,7 +773,7 @@ export class Session implements FrameSink, StreamHost {
 
   private finish(): void {
     this.closed = true;
-    this.log.debug({ event: 'mux_session_closed' }, 'mux: session closed');
+    this.log.debug({ event: 'mux.session_closed' }, 'mux: session closed');
     this.teardown(new MuxError('SESSION_CLOSED', 'session closed'));
     this.onClose();
   }

@@ -46,7 +46,7 @@ const open = (id: number, data?: Uint8Array) => frame(F.OPEN, id, oracleOpenPayl
 async function expectError(t: Tap.Test, v: Awaited<ReturnType<typeof victim>>, code: string) {
   const err = await v.closed;
   t.equal(err?.code, code, `session ends with ${code}`);
-  t.ok(v.lines.some((l) => l.event === 'mux_session_error' && l.code === code), 'and a log line');
+  t.ok(v.lines.some((l) => l.event === 'mux.session_error' && l.code === code), 'and a log line');
   await v.peerClosed; // the session tore the connection down: no hang
   return err;
 }
@@ -120,7 +120,7 @@ t.test('bad open metadata is refused with RST, the session goes on', async (t) =
   t.same(rsts.map((f) => f.streamId), [2, 4]);
   t.equal(v.streams.length, 0);
   t.notOk(v.session.isClosed);
-  t.ok(v.lines.some((l) => l.event === 'mux_open_refused'));
+  t.ok(v.lines.some((l) => l.event === 'mux.open_refused'));
 });
 
 t.test('a peer that stops answering: KEEPALIVE_TIMEOUT, its streams reset', async (t) => {
