@@ -20,6 +20,7 @@ import {
   type FrameSink,
   type OpenMetadata,
 } from './frame.js';
+import { ReceiveWindow } from './receive-window.js';
 import { Stream, type StreamHost } from './stream.js';
 
 /** Largest data run one stream packs before the next ready stream gets its turn (fairness). */
@@ -76,8 +77,7 @@ export class Session implements FrameSink, StreamHost {
   private lastPeerId = 0;
   // Flow control, session level (docs/protocol.md "Flow control").
   private sendWindow = INITIAL_WINDOW;
-  private recvWindow = INITIAL_WINDOW;
-  private recvBuffered = 0;
+  private readonly recv: ReceiveWindow;
   private sessionUpdatePending = false;
   // Writer state.
   private ready: Stream[] = [];
@@ -105,6 +105,8 @@ export class Session implements FrameSink, StreamHost {
 
   constructor(channel: MessageChannel, opts: SessionOptions) {
     this.config = resolveMuxConfig(opts.config);
+    // docs/protocol.md "Flow control": the session grants at a quarter of its cap, or 1 MiB.
+    this.recv = new ReceiveWindow(this.config.maxSessionBuffered, 4, 4 * INITIAL_WINDOW);
     this.role = opts.role;
     this.writeHighWaterMark = this.config.streamWriteHighWaterMark;
     this.log = opts.logger ?? silentLogger;
@@ -251,18 +253,16 @@ export class Session implements FrameSink, StreamHost {
   }
 
   private takeSessionCredit(n: number): boolean {
-    if (n > this.recvWindow) return this.fail(new MuxError('FLOW_CONTROL', `peer sent ${n} bytes with ${this.recvWindow} bytes of session credit`));
-    this.recvWindow -= n;
-    return true;
+    if (this.recv.take(n)) return true;
+    return this.fail(new MuxError('FLOW_CONTROL', `peer sent ${n} bytes with ${this.recv.window} bytes of session credit`));
   }
 
   private receiveData(s: Stream, payload: Buffer): boolean {
     const n = payload.length;
     if (s._remoteEnded) return this.protocolError(`DATA after FIN on stream ${s.id}`);
     if (!s._openSent) return this.protocolError(`DATA for stream ${s.id} before its OPEN`);
-    if (n > s._recvWindow) return this.fail(new MuxError('FLOW_CONTROL', `peer sent ${n} bytes on stream ${s.id} with ${s._recvWindow} bytes of credit`));
+    if (!s._recv.take(n)) return this.fail(new MuxError('FLOW_CONTROL', `peer sent ${n} bytes on stream ${s.id} with ${s._recv.window} bytes of credit`));
     if (!this.takeSessionCredit(n)) return false;
-    s._recvWindow -= n;
     if (n === 0) return true;
     // A small view would pin its whole message (up to 64 KiB) while it waits in a queue or a
     // socket buffer: copy it, so memory held stays within 4x the bytes the windows allow.
@@ -273,7 +273,7 @@ export class Session implements FrameSink, StreamHost {
       payload.copy(own);
       payload = own;
     }
-    if (s._receive(payload)) this.recvBuffered += n;
+    if (s._receive(payload)) this.recv.hold(n);
     return !this.closed;
   }
 
@@ -416,16 +416,16 @@ export class Session implements FrameSink, StreamHost {
 
   /** @internal The consumer took `n` bytes of `s` (delivered to onData). */
   _consumed(s: Stream, n: number, wasBuffered: boolean): void {
-    if (wasBuffered) this.recvBuffered -= n;
+    if (wasBuffered) this.recv.release(n);
     if (!s._updatePending && !s._remoteEnded) this.checkStreamUpdate(s);
     if (!this.sessionUpdatePending) this.checkSessionUpdate();
   }
 
-  // docs/protocol.md "Flow control" (yamux rule): grant when the unused credit would fall
-  // below half the window, i.e. when delta = (max - buffered) - window >= max / 2.
+  // docs/protocol.md "Flow control": the yamux rule, and a configured initial window above the
+  // protocol's is granted at once, whatever its size.
   private checkStreamUpdate(s: Stream): void {
-    const delta = s._recvMax - s._recvBuffered - s._recvWindow;
-    if (delta >= s._recvMax / 2 || (delta > 0 && s._recvMax > INITIAL_WINDOW && s._lastUpdateAt === 0)) {
+    const w = s._recv;
+    if (w.due() || (s._lastUpdateAt === 0 && w.max > INITIAL_WINDOW && w.delta() > 0)) {
       s._updatePending = true;
       this.pendingUpdates.push(s);
       this.scheduleFlush();
@@ -438,9 +438,7 @@ export class Session implements FrameSink, StreamHost {
   }
 
   private checkSessionUpdate(): void {
-    const max = this.config.maxSessionBuffered;
-    const delta = max - this.recvBuffered - this.recvWindow;
-    if (delta > 0 && (delta >= max / 4 || delta >= 4 * INITIAL_WINDOW)) {
+    if (this.recv.due()) {
       this.sessionUpdatePending = true;
       this.scheduleFlush();
     }
@@ -449,9 +447,9 @@ export class Session implements FrameSink, StreamHost {
   /** Removes a stream from the session and gives back the session credit its buffer held. */
   private detach(s: Stream): void {
     this.streams.delete(s.id);
-    if (s._recvBuffered > 0) {
-      this.recvBuffered -= s._recvBuffered;
-      s._recvBuffered = 0;
+    if (s._recv.buffered > 0) {
+      this.recv.release(s._recv.buffered);
+      s._recv.buffered = 0;
       if (!this.sessionUpdatePending) this.checkSessionUpdate();
     }
   }
@@ -528,11 +526,10 @@ export class Session implements FrameSink, StreamHost {
     // 1. Control frames (small, never held back by data).
     if (this.sessionUpdatePending) {
       this.sessionUpdatePending = false;
-      const delta = this.config.maxSessionBuffered - this.recvBuffered - this.recvWindow;
+      const delta = this.recv.grant();
       if (delta > 0) {
         if (p.room() < 4) this.sendMessage();
         p.putU32(FrameType.WINDOW_UPDATE, 0, delta);
-        this.recvWindow += delta;
       }
     }
     if (this.pendingPong !== null) {
@@ -560,18 +557,17 @@ export class Session implements FrameSink, StreamHost {
         const s = ups[i];
         s._updatePending = false;
         if (s._closed || s._remoteEnded) continue;
-        let delta = s._recvMax - s._recvBuffered - s._recvWindow;
+        const w = s._recv;
         // Auto-tuning (quic-go / yamux): updates due within 2 RTTs mean the window, not the
         // reader, limits throughput: double it, up to maxStreamWindow.
-        if (this.rtt > 0 && s._lastUpdateAt > 0 && now - s._lastUpdateAt < 2 * this.rtt && s._recvMax < this.config.maxStreamWindow) {
-          s._recvMax = Math.min(s._recvMax * 2, this.config.maxStreamWindow);
-          delta = s._recvMax - s._recvBuffered - s._recvWindow;
+        if (this.rtt > 0 && s._lastUpdateAt > 0 && now - s._lastUpdateAt < 2 * this.rtt && w.max < this.config.maxStreamWindow) {
+          w.max = Math.min(w.max * 2, this.config.maxStreamWindow);
         }
         s._lastUpdateAt = now;
-        if (delta <= 0) continue;
+        const delta = w.grant();
+        if (delta === 0) continue;
         if (p.room() < 4) this.sendMessage();
         p.putU32(FrameType.WINDOW_UPDATE, s.id, delta);
-        s._recvWindow += delta;
       }
       ups.length = 0;
     }
@@ -752,9 +748,9 @@ export class Session implements FrameSink, StreamHost {
     if (this.streams.size === 0) return;
     const all = [...this.streams.values()];
     this.streams.clear();
-    this.recvBuffered = 0;
+    this.recv.buffered = 0;
     for (const s of all) {
-      s._recvBuffered = 0;
+      s._recv.buffered = 0;
       s._close(err);
     }
   }

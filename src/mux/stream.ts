@@ -1,4 +1,5 @@
 import { INITIAL_WINDOW, ResetCode, type OpenMetadata } from './frame.js';
+import { ReceiveWindow } from './receive-window.js';
 import type { MuxError } from './errors.js';
 
 /** What a stream needs from its session (implemented by Session; kept narrow on purpose). */
@@ -51,9 +52,8 @@ export class Stream {
   /** @internal receive side */
   _recvQueue: Buffer[] = [];
   _recvHead = 0;
-  _recvBuffered = 0;
-  _recvWindow = INITIAL_WINDOW;
-  _recvMax: number;
+  /** Grants at half the window (docs/protocol.md "Flow control"). */
+  readonly _recv: ReceiveWindow;
   _lastUpdateAt = 0;
   _updatePending = false;
   _paused = false;
@@ -69,7 +69,7 @@ export class Stream {
     this.meta = meta;
     this._openMeta = openMeta;
     this._openSent = openMeta === null;
-    this._recvMax = recvMax;
+    this._recv = new ReceiveWindow(recvMax, 2);
   }
 
   get destroyed(): boolean {
@@ -77,11 +77,11 @@ export class Stream {
   }
   /** Bytes received but not yet delivered (counted against the window). */
   get readableLength(): number {
-    return this._recvBuffered;
+    return this._recv.buffered;
   }
   /** The stream's current receive window (auto-tuned from initialStreamWindow up to maxStreamWindow). */
   get receiveWindow(): number {
-    return this._recvMax;
+    return this._recv.max;
   }
   /** Bytes written but not yet packed into frames. */
   get writableLength(): number {
@@ -142,7 +142,7 @@ export class Stream {
   _receive(chunk: Buffer): boolean {
     if (this._paused || this.onData === null || this._recvHead < this._recvQueue.length) {
       this._recvQueue.push(chunk);
-      this._recvBuffered += chunk.length;
+      this._recv.hold(chunk.length);
       return true;
     }
     this.bytesRead += chunk.length;
@@ -166,7 +166,7 @@ export class Stream {
         q.length = 0;
         this._recvHead = 0;
       }
-      this._recvBuffered -= chunk.length;
+      this._recv.release(chunk.length);
       this.bytesRead += chunk.length;
       this.onData(chunk);
       this.host._consumed(this, chunk.length, true);
