@@ -53,7 +53,7 @@ export interface OpenMetadata {
   serverName?: string;
 }
 
-export function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
+function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
   buf[off] = type;
   buf[off + 1] = 0;
   buf[off + 2] = length >>> 8;
@@ -139,32 +139,70 @@ export function parseFrames(message: Buffer, sink: FrameSink): void {
   }
 }
 
+/** Where a DATA or OPEN frame's payload comes from (a stream's send queue). */
+export interface PayloadSource {
+  /** Moves its next `n` bytes into `target` at `at`. */
+  copyOut(target: Buffer, at: number, n: number): void;
+}
+
+/** OPEN payload bytes before the metadata: its u16 length. */
+const OPEN_META_LENGTH_SIZE = 2;
+
+/** The largest OPEN metadata one message of `maxMessageSize` bytes can carry. */
+export function maxOpenMetadataSize(maxMessageSize: number): number {
+  return maxMessageSize - HEADER_SIZE - OPEN_META_LENGTH_SIZE;
+}
+
 /**
  * Packs frames into one reusable message buffer; `take()` hands out the packed bytes as a view
- * that is valid until the next `put` (MessageChannel.send does not retain it).
+ * that is valid until the next `put` (MessageChannel.send does not retain it). The only writer
+ * of frame headers. Callers check the room first: no method here checks it.
  */
 export class FramePacker {
-  readonly buf: Buffer;
-  offset = 0;
+  private readonly buf: Buffer;
+  private offset = 0;
   constructor(readonly maxMessageSize: number) {
     this.buf = Buffer.allocUnsafe(maxMessageSize);
+  }
+  /** Bytes packed so far into the current message. */
+  get length(): number {
+    return this.offset;
   }
   /** Payload bytes that still fit after one more header (may be negative). */
   room(): number {
     return this.buf.length - this.offset - HEADER_SIZE;
   }
-  /** Header plus payload copied from `payload[start, end)`. Caller checks `room()`. */
-  put(type: number, streamId: number, payload?: Uint8Array, start = 0, end = payload ? payload.length : 0): void {
-    const len = end - start;
+  /** First-data bytes that still fit after an OPEN header and `meta` (may be negative). */
+  openRoom(meta: Buffer): number {
+    return this.room() - OPEN_META_LENGTH_SIZE - meta.length;
+  }
+  /** A frame with `payload` copied in (PING, PONG), or none (FIN, CLOSE). */
+  put(type: number, streamId: number, payload?: Uint8Array): void {
+    const len = payload === undefined ? 0 : payload.length;
     const o = writeHeader(this.buf, this.offset, type, len, streamId);
-    if (len > 0) this.buf.set(start === 0 && end === payload!.length ? payload! : payload!.subarray(start, end), o);
+    if (len > 0) this.buf.set(payload!, o);
     this.offset = o + len;
   }
-  /** Header with a u32 payload (WINDOW_UPDATE, RST, GO_AWAY). */
+  /** A frame with a u32 payload (WINDOW_UPDATE, RST, GO_AWAY). */
   putU32(type: number, streamId: number, value: number): void {
     const o = writeHeader(this.buf, this.offset, type, 4, streamId);
     this.buf.writeUInt32BE(value, o);
     this.offset = o + 4;
+  }
+  /** A DATA frame of the next `n` bytes of `src` (the one copy before encryption). */
+  putData(streamId: number, src: PayloadSource, n: number): void {
+    const o = writeHeader(this.buf, this.offset, FrameType.DATA, n, streamId);
+    src.copyOut(this.buf, o, n);
+    this.offset = o + n;
+  }
+  /** An OPEN frame: u16 metadata length, `meta`, then the next `n` bytes of `src` as first data. */
+  putOpen(streamId: number, meta: Buffer, src: PayloadSource, n: number): void {
+    let o = writeHeader(this.buf, this.offset, FrameType.OPEN, OPEN_META_LENGTH_SIZE + meta.length + n, streamId);
+    this.buf.writeUInt16BE(meta.length, o);
+    o += OPEN_META_LENGTH_SIZE;
+    o += meta.copy(this.buf, o);
+    if (n > 0) src.copyOut(this.buf, o, n);
+    this.offset = o + n;
   }
   take(): Buffer {
     const m = this.buf.subarray(0, this.offset);

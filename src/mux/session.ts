@@ -16,6 +16,7 @@ import {
   ResetCode,
   decodeOpenMetadata,
   encodeOpenMetadata,
+  maxOpenMetadataSize,
   parseFrames,
   type FrameSink,
   type OpenMetadata,
@@ -139,7 +140,7 @@ export class Session implements FrameSink, StreamHost {
    */
   openStream(meta: OpenMetadata, firstData?: Buffer): Stream {
     const encoded = encodeOpenMetadata(meta);
-    if (encoded.length > this.config.maxOpenMetadata || encoded.length > this.channel.maxMessageSize - HEADER_SIZE - 2) {
+    if (encoded.length > this.config.maxOpenMetadata || encoded.length > maxOpenMetadataSize(this.channel.maxMessageSize)) {
       throw new MuxError('METADATA_TOO_LARGE', `open metadata is ${encoded.length} bytes, limit ${this.config.maxOpenMetadata}`);
     }
     let refusal: MuxError | null = null;
@@ -333,7 +334,7 @@ export class Session implements FrameSink, StreamHost {
     if (s === undefined) return this.unknownStream(id, 'WINDOW_UPDATE');
     if (s._sendWindow + inc > MAX_WINDOW) return this.protocolError(`stream ${id} window increment overflows`);
     s._sendWindow += inc;
-    if (!s._inReady && (s._sendQueued > 0 || (s._writeEnded && !s._finSent))) this._markReady(s);
+    if (!s._inReady && (s._sendQueue.bytes > 0 || (s._writeEnded && !s._finSent))) this._markReady(s);
     return true;
   }
 
@@ -521,7 +522,7 @@ export class Session implements FrameSink, StreamHost {
   private flushPacked(): void {
     const p = this.packer;
     const wasBlocked = this.blocked;
-    const startOffset = p.offset;
+    const startLength = p.length;
     let controlBytes = 0;
     // 1. Control frames (small, never held back by data).
     if (this.sessionUpdatePending) {
@@ -571,7 +572,7 @@ export class Session implements FrameSink, StreamHost {
       }
       ups.length = 0;
     }
-    controlBytes = p.offset - startOffset;
+    controlBytes = p.length - startLength;
     // 2. Data, round-robin over ready streams, while the channel takes it.
     if (!this.blocked && !this.closeWritten) this.flushData();
     this.sendMessage();
@@ -607,19 +608,14 @@ export class Session implements FrameSink, StreamHost {
       // The quantum keeps round-robin fair among ready streams; a stream alone takes what fits,
       // so the far end gets one frame, and one socket write, per message instead of several.
       const alone = this.ready.length - this.readyHead === 1;
-      let n = Math.min(s._sendQueued, credit, alone ? p.buf.length : QUANTUM);
+      let n = Math.min(s._sendQueue.bytes, credit, alone ? p.maxMessageSize : QUANTUM);
       if (!s._openSent) {
         const meta = s._openMeta!;
-        if (p.room() < 2 + meta.length + (n > 0 ? 1 : 0)) this.sendMessage();
+        if (p.openRoom(meta) < (n > 0 ? 1 : 0)) this.sendMessage();
         if (this.blocked) return;
-        n = Math.min(n, p.room() - 2 - meta.length);
-        const o = p.offset;
-        p.put(FrameType.OPEN, s.id);
-        p.buf.writeUInt16BE(2 + meta.length + n, o + 2); // frame length
-        p.buf.writeUInt16BE(meta.length, p.offset);
-        meta.copy(p.buf, p.offset + 2);
-        p.offset += 2 + meta.length;
-        if (n > 0) this.copyData(s, n);
+        n = Math.min(n, p.openRoom(meta));
+        p.putOpen(s.id, meta, s._sendQueue, n);
+        this.spend(s, n);
         s._openSent = true;
         s._openMeta = null;
         this.checkStreamUpdate(s);
@@ -627,15 +623,14 @@ export class Session implements FrameSink, StreamHost {
         if (p.room() < Math.min(n, 512)) this.sendMessage();
         if (this.blocked) return;
         n = Math.min(n, p.room());
-        p.put(FrameType.DATA, s.id);
-        p.buf.writeUInt16BE(n, p.offset - HEADER_SIZE + 2);
-        this.copyData(s, n);
+        p.putData(s.id, s._sendQueue, n);
+        this.spend(s, n);
       }
-      if (s._needDrain && s._sendQueued <= low) {
+      if (s._needDrain && s._sendQueue.bytes <= low) {
         s._needDrain = false;
         this.drained.push(s);
       }
-      if (s._sendQueued === 0 && s._writeEnded && !s._finSent) {
+      if (s._sendQueue.bytes === 0 && s._writeEnded && !s._finSent) {
         if (p.room() < 0) this.sendMessage();
         p.put(FrameType.FIN, s.id);
         s._finSent = true;
@@ -643,7 +638,7 @@ export class Session implements FrameSink, StreamHost {
       }
       // Next turn: requeue at the back if it can still send, else drop it until credit or data.
       ready[this.readyHead++] = undefined as unknown as Stream;
-      if (!s._closed && s._sendQueued > 0 && s._sendWindow > 0) {
+      if (!s._closed && s._sendQueue.bytes > 0 && s._sendWindow > 0) {
         ready.push(s);
         if (this.sendWindow === 0) {
           this.compactReady();
@@ -666,32 +661,8 @@ export class Session implements FrameSink, StreamHost {
     }
   }
 
-  /** Copies `n` queued bytes of `s` into the message (the one copy before encryption). */
-  private copyData(s: Stream, n: number): void {
-    const p = this.packer;
-    const q = s._sendQueue;
-    let off = p.offset;
-    let left = n;
-    while (left > 0) {
-      const chunk = q[s._sendHead];
-      const avail = chunk.length - s._sendOffset;
-      const take = avail < left ? avail : left;
-      chunk.copy(p.buf, off, s._sendOffset, s._sendOffset + take);
-      off += take;
-      left -= take;
-      if (take === avail) {
-        q[s._sendHead++] = undefined as unknown as Buffer;
-        s._sendOffset = 0;
-        if (s._sendHead === q.length) {
-          q.length = 0;
-          s._sendHead = 0;
-        }
-      } else {
-        s._sendOffset += take;
-      }
-    }
-    p.offset = off;
-    s._sendQueued -= n;
+  /** `n` bytes of `s` were packed: they spend stream and session credit. */
+  private spend(s: Stream, n: number): void {
     s._sendWindow -= n;
     this.sendWindow -= n;
   }

@@ -1,4 +1,5 @@
 import { INITIAL_WINDOW, ResetCode, type OpenMetadata } from './frame.js';
+import { ChunkQueue } from './queue.js';
 import { ReceiveWindow } from './receive-window.js';
 import type { MuxError } from './errors.js';
 
@@ -38,10 +39,7 @@ export class Stream {
   onClose: (error?: MuxError | Error) => void = noop;
 
   /** @internal send side */
-  _sendQueue: Buffer[] = [];
-  _sendHead = 0;
-  _sendOffset = 0;
-  _sendQueued = 0;
+  readonly _sendQueue = new ChunkQueue();
   _sendWindow = INITIAL_WINDOW;
   _needDrain = false;
   _writeEnded = false;
@@ -50,8 +48,7 @@ export class Stream {
   _openMeta: Buffer | null;
   _inReady = false;
   /** @internal receive side */
-  _recvQueue: Buffer[] = [];
-  _recvHead = 0;
+  private readonly recvQueue = new ChunkQueue();
   /** Grants at half the window (docs/protocol.md "Flow control"). */
   readonly _recv: ReceiveWindow;
   _lastUpdateAt = 0;
@@ -85,7 +82,7 @@ export class Stream {
   }
   /** Bytes written but not yet packed into frames. */
   get writableLength(): number {
-    return this._sendQueued;
+    return this._sendQueue.bytes;
   }
 
   /**
@@ -98,10 +95,9 @@ export class Stream {
     const n = chunk.length;
     if (n === 0) return true;
     this._sendQueue.push(chunk);
-    this._sendQueued += n;
     this.bytesWritten += n;
     if (!this._inReady) this.host._markReady(this);
-    if (this._sendQueued >= this.host.writeHighWaterMark) {
+    if (this._sendQueue.bytes >= this.host.writeHighWaterMark) {
       this._needDrain = true;
       return false;
     }
@@ -140,8 +136,8 @@ export class Stream {
 
   /** @internal Data frame payload within credit (checked by the session). True if buffered. */
   _receive(chunk: Buffer): boolean {
-    if (this._paused || this.onData === null || this._recvHead < this._recvQueue.length) {
-      this._recvQueue.push(chunk);
+    if (this._paused || this.onData === null || !this.recvQueue.isEmpty) {
+      this.recvQueue.push(chunk);
       this._recv.hold(chunk.length);
       return true;
     }
@@ -158,20 +154,15 @@ export class Stream {
   }
 
   private _flushRecv(): void {
-    const q = this._recvQueue;
-    while (!this._paused && !this._closed && this.onData !== null && this._recvHead < q.length) {
-      const chunk = q[this._recvHead];
-      q[this._recvHead++] = undefined as unknown as Buffer;
-      if (this._recvHead === q.length) {
-        q.length = 0;
-        this._recvHead = 0;
-      }
+    const q = this.recvQueue;
+    while (!this._paused && !this._closed && this.onData !== null && !q.isEmpty) {
+      const chunk = q.shift();
       this._recv.release(chunk.length);
       this.bytesRead += chunk.length;
       this.onData(chunk);
       this.host._consumed(this, chunk.length, true);
     }
-    if (this._remoteEnded && !this._endEmitted && !this._closed && !this._paused && this.onData !== null && this._recvHead === q.length) {
+    if (this._remoteEnded && !this._endEmitted && !this._closed && !this._paused && this.onData !== null && q.isEmpty) {
       this._endEmitted = true;
       this.onEnd();
       if (this._finSent && !this._closed) this.host._streamDone(this);
@@ -182,10 +173,8 @@ export class Stream {
   _close(error?: Error): void {
     if (this._closed) return;
     this._closed = true;
-    this._sendQueue.length = 0;
-    this._sendQueued = 0;
-    this._recvQueue.length = 0;
-    this._recvHead = 0;
+    this._sendQueue.clear();
+    this.recvQueue.clear();
     this.onClose(error);
   }
 }
