@@ -58,7 +58,7 @@ const noop = (): void => {};
  * odd stream ids, the server side even ones. Frames queued during one event-loop turn are
  * packed into as few channel messages as possible and sent at the end of the turn.
  */
-export class Session implements FrameSink, StreamHost {
+export class Session implements FrameSink {
   /** A stream the peer opened; `stream.meta` is set. Attach hooks (or `splice`) synchronously. */
   onStream: (stream: Stream) => void = (s) => s.reset(ResetCode.REFUSED_GOING_AWAY);
   /** Once; no error only after the peer's authenticated CLOSE frame. */
@@ -73,6 +73,7 @@ export class Session implements FrameSink, StreamHost {
   private readonly channel: MessageChannel;
   private readonly log: Logger;
   private readonly packer: FramePacker;
+  private readonly streamHost: StreamHost;
   private readonly streams = new Map<number, Stream>();
   private nextLocalId: number;
   private lastPeerId = 0;
@@ -115,6 +116,17 @@ export class Session implements FrameSink, StreamHost {
     this.nextLocalId = opts.role === 'client' ? 1 : 2;
     if (channel.maxMessageSize < HEADER_SIZE + 64) throw new RangeError('channel.maxMessageSize too small for the mux');
     this.packer = new FramePacker(channel.maxMessageSize);
+    this.streamHost = {
+      config: this.config,
+      schedule: (s) => this.markReady(s),
+      windowUpdateDue: (s) => {
+        this.pendingUpdates.push(s);
+        this.scheduleFlush();
+      },
+      consumed: (n, wasBuffered) => this.consumed(n, wasBuffered),
+      reset: (s, code) => this.resetStream(s, code),
+      done: (s) => this.streamDone(s),
+    };
     channel.onMessage = (m) => this.onMessage(m);
     channel.onDrain = () => this.onChannelDrain();
     channel.onClose = (err) => this.onChannelClose(err);
@@ -149,18 +161,16 @@ export class Session implements FrameSink, StreamHost {
     else if (this.streams.size >= this.config.maxStreams) refusal = new MuxError('TOO_MANY_STREAMS', `maxStreams (${this.config.maxStreams}) reached`);
     else if (this.nextLocalId > MAX_STREAM_ID) refusal = new MuxError('GOING_AWAY', 'stream ids exhausted');
     if (refusal) {
-      const s = new Stream(this, 0, meta, encoded, this.config.initialStreamWindow);
-      s._openSent = true; // nothing goes on the wire for it
+      const s = new Stream(this.streamHost, 0, meta, null); // nothing goes on the wire for it
       const err = refusal;
       process.nextTick(() => s._close(err));
       return s;
     }
     const id = this.nextLocalId;
     this.nextLocalId += 2;
-    const s = new Stream(this, id, meta, encoded, this.config.initialStreamWindow);
+    const s = new Stream(this.streamHost, id, meta, encoded);
     this.streams.set(id, s);
     if (firstData && firstData.length > 0) s.write(firstData);
-    else this._markReady(s);
     return s;
   }
 
@@ -260,9 +270,9 @@ export class Session implements FrameSink, StreamHost {
 
   private receiveData(s: Stream, payload: Buffer): boolean {
     const n = payload.length;
-    if (s._remoteEnded) return this.protocolError(`DATA after FIN on stream ${s.id}`);
-    if (!s._openSent) return this.protocolError(`DATA for stream ${s.id} before its OPEN`);
-    if (!s._recv.take(n)) return this.fail(new MuxError('FLOW_CONTROL', `peer sent ${n} bytes on stream ${s.id} with ${s._recv.window} bytes of credit`));
+    if (s._finReceived) return this.protocolError(`DATA after FIN on stream ${s.id}`);
+    if (s._openPending) return this.protocolError(`DATA for stream ${s.id} before its OPEN`);
+    if (!s._takeCredit(n)) return this.fail(new MuxError('FLOW_CONTROL', `peer sent ${n} bytes on stream ${s.id} with ${s._credit} bytes of credit`));
     if (!this.takeSessionCredit(n)) return false;
     if (n === 0) return true;
     // A small view would pin its whole message (up to 64 KiB) while it waits in a queue or a
@@ -303,9 +313,9 @@ export class Session implements FrameSink, StreamHost {
       this.pushControl(FrameType.RST, id, refuse);
       return true;
     }
-    const s = new Stream(this, id, meta as OpenMetadata, null, this.config.initialStreamWindow);
+    const s = new Stream(this.streamHost, id, meta as OpenMetadata, null);
     this.streams.set(id, s);
-    this.checkStreamUpdate(s); // a configured initial window above the protocol's
+    s._checkWindowUpdate(); // a configured initial window above the protocol's
     try {
       this.onStream(s);
     } catch (err) {
@@ -313,7 +323,7 @@ export class Session implements FrameSink, StreamHost {
       this.log.error({ event: 'mux.stream_handler_error', err, stream: id }, 'mux: onStream handler threw; stream reset');
       s.reset(ResetCode.INTERNAL, err as Error);
     }
-    if (this.closed || s._closed) {
+    if (this.closed || s.destroyed) {
       return this.closed ? false : this.onData(id, firstData);
     }
     return firstData.length > 0 ? this.receiveData(s, firstData) : true;
@@ -332,18 +342,15 @@ export class Session implements FrameSink, StreamHost {
     }
     const s = this.streams.get(id);
     if (s === undefined) return this.unknownStream(id, 'WINDOW_UPDATE');
-    if (s._sendWindow + inc > MAX_WINDOW) return this.protocolError(`stream ${id} window increment overflows`);
-    s._sendWindow += inc;
-    if (!s._inReady && (s._sendQueue.bytes > 0 || (s._writeEnded && !s._finSent))) this._markReady(s);
-    return true;
+    return s._addSendCredit(inc) || this.protocolError(`stream ${id} window increment overflows`);
   }
 
   onFin(id: number, payload: Buffer): boolean {
     if (payload.length !== 0) return this.protocolError('FIN with payload');
     const s = this.streams.get(id);
     if (s === undefined) return this.unknownStream(id, 'FIN');
-    if (!s._openSent) return this.protocolError(`FIN for stream ${id} before its OPEN`);
-    if (s._remoteEnded) return this.protocolError(`second FIN on stream ${id}`);
+    if (s._openPending) return this.protocolError(`FIN for stream ${id} before its OPEN`);
+    if (s._finReceived) return this.protocolError(`second FIN on stream ${id}`);
     s._receiveFin();
     return !this.closed;
   }
@@ -392,7 +399,7 @@ export class Session implements FrameSink, StreamHost {
     this.log.info({ event: 'mux.go_away_received', code }, 'mux: peer is going away');
     // Streams whose OPEN has not left yet will never be accepted: fail them now.
     for (const s of [...this.streams.values()]) {
-      if (!s._openSent) {
+      if (s._openPending) {
         this.detach(s);
         s._close(new MuxError('GOING_AWAY', `stream ${s.id} not opened: peer sent GO_AWAY`, { goAwayCode: code }));
       }
@@ -415,22 +422,10 @@ export class Session implements FrameSink, StreamHost {
 
   // ---- flow control -------------------------------------------------------------------------
 
-  /** @internal The consumer took `n` bytes of `s` (delivered to onData). */
-  _consumed(s: Stream, n: number, wasBuffered: boolean): void {
+  /** The consumer took `n` bytes of a stream (delivered to onData). */
+  private consumed(n: number, wasBuffered: boolean): void {
     if (wasBuffered) this.recv.release(n);
-    if (!s._updatePending && !s._remoteEnded) this.checkStreamUpdate(s);
     if (!this.sessionUpdatePending) this.checkSessionUpdate();
-  }
-
-  // docs/protocol.md "Flow control": the yamux rule, and a configured initial window above the
-  // protocol's is granted at once, whatever its size.
-  private checkStreamUpdate(s: Stream): void {
-    const w = s._recv;
-    if (w.due() || (s._lastUpdateAt === 0 && w.max > INITIAL_WINDOW && w.delta() > 0)) {
-      s._updatePending = true;
-      this.pendingUpdates.push(s);
-      this.scheduleFlush();
-    }
   }
 
   /** Bytes that arrived for a closed or refused stream count as consumed at once: taking their credit already grew delta. */
@@ -448,34 +443,32 @@ export class Session implements FrameSink, StreamHost {
   /** Removes a stream from the session and gives back the session credit its buffer held. */
   private detach(s: Stream): void {
     this.streams.delete(s.id);
-    if (s._recv.buffered > 0) {
-      this.recv.release(s._recv.buffered);
-      s._recv.buffered = 0;
+    const held = s.readableLength; // gone with the stream: its session credit comes back
+    if (held > 0) {
+      this.recv.release(held);
       if (!this.sessionUpdatePending) this.checkSessionUpdate();
     }
   }
 
-  /** @internal */
-  _resetStream(s: Stream, code: number): void {
+  private resetStream(s: Stream, code: number): void {
     if (this.streams.get(s.id) !== s) return;
     this.detach(s);
-    if (s._openSent && !this.closeSent && !this.closed) this.pushControl(FrameType.RST, s.id, code >>> 0);
+    if (!s._openPending && !this.closeSent && !this.closed) this.pushControl(FrameType.RST, s.id, code >>> 0);
   }
 
-  /** @internal Both directions finished cleanly. */
-  _streamDone(s: Stream): void {
+  /** Both directions finished cleanly. */
+  private streamDone(s: Stream): void {
     this.detach(s);
     s._close();
   }
 
   // ---- send side ----------------------------------------------------------------------------
 
-  /** @internal */
-  _markReady(s: Stream): void {
-    if (s._inReady || s._closed || this.closeSent || s.id === 0) return; // id 0: refused at open
-    s._inReady = true;
+  private markReady(s: Stream): boolean {
+    if (this.closeSent) return false;
     this.ready.push(s);
     this.scheduleFlush();
+    return true;
   }
 
   private pushControl(type: number, id: number, value: number, payload: Buffer | null = null): void {
@@ -556,16 +549,7 @@ export class Session implements FrameSink, StreamHost {
       const now = performance.now();
       for (let i = 0; i < ups.length; i++) {
         const s = ups[i];
-        s._updatePending = false;
-        if (s._closed || s._remoteEnded) continue;
-        const w = s._recv;
-        // Auto-tuning (quic-go / yamux): updates due within 2 RTTs mean the window, not the
-        // reader, limits throughput: double it, up to maxStreamWindow.
-        if (this.rtt > 0 && s._lastUpdateAt > 0 && now - s._lastUpdateAt < 2 * this.rtt && w.max < this.config.maxStreamWindow) {
-          w.max = Math.min(w.max * 2, this.config.maxStreamWindow);
-        }
-        s._lastUpdateAt = now;
-        const delta = w.grant();
+        const delta = s._grantWindowUpdate(now, this.rtt);
         if (delta === 0) continue;
         if (p.room() < 4) this.sendMessage();
         p.putU32(FrameType.WINDOW_UPDATE, s.id, delta);
@@ -587,7 +571,7 @@ export class Session implements FrameSink, StreamHost {
     if (this.drained.length > 0) {
       const d = this.drained;
       this.drained = [];
-      for (const s of d) if (!s._closed) s.onDrain();
+      for (const s of d) if (!s.destroyed) s.onDrain();
     }
   }
 
@@ -598,54 +582,46 @@ export class Session implements FrameSink, StreamHost {
       if (this.blocked) return;
       const ready = this.ready; // compactReady may replace the array
       const s = ready[this.readyHead];
-      if (s._closed) {
+      if (s.destroyed) {
         ready[this.readyHead++] = undefined as unknown as Stream;
-        s._inReady = false;
+        s._unscheduled();
         this.compactReady();
         continue;
       }
-      const credit = Math.min(s._sendWindow, this.sendWindow);
+      const credit = Math.min(s._sendCredit, this.sendWindow);
       // The quantum keeps round-robin fair among ready streams; a stream alone takes what fits,
       // so the far end gets one frame, and one socket write, per message instead of several.
       const alone = this.ready.length - this.readyHead === 1;
-      let n = Math.min(s._sendQueue.bytes, credit, alone ? p.maxMessageSize : QUANTUM);
-      if (!s._openSent) {
-        const meta = s._openMeta!;
+      let n = Math.min(s.writableLength, credit, alone ? p.maxMessageSize : QUANTUM);
+      const meta = s._openMetadata;
+      if (meta !== null) {
         if (p.openRoom(meta) < (n > 0 ? 1 : 0)) this.sendMessage();
         if (this.blocked) return;
         n = Math.min(n, p.openRoom(meta));
-        p.putOpen(s.id, meta, s._sendQueue, n);
-        this.spend(s, n);
-        s._openSent = true;
-        s._openMeta = null;
-        this.checkStreamUpdate(s);
+        s._packOpen(p, n);
+        this.sendWindow -= n;
       } else if (n > 0) {
         if (p.room() < Math.min(n, 512)) this.sendMessage();
         if (this.blocked) return;
         n = Math.min(n, p.room());
-        p.putData(s.id, s._sendQueue, n);
-        this.spend(s, n);
+        s._packData(p, n);
+        this.sendWindow -= n;
       }
-      if (s._needDrain && s._sendQueue.bytes <= low) {
-        s._needDrain = false;
-        this.drained.push(s);
-      }
-      if (s._sendQueue.bytes === 0 && s._writeEnded && !s._finSent) {
+      if (s._drainDue()) this.drained.push(s);
+      if (s._finDue) {
         if (p.room() < 0) this.sendMessage();
-        p.put(FrameType.FIN, s.id);
-        s._finSent = true;
-        if (s._endEmitted) this._streamDone(s);
+        s._packFin(p);
       }
       // Next turn: requeue at the back if it can still send, else drop it until credit or data.
       ready[this.readyHead++] = undefined as unknown as Stream;
-      if (!s._closed && s._sendQueue.bytes > 0 && s._sendWindow > 0) {
+      if (s._canSend) {
         ready.push(s);
         if (this.sendWindow === 0) {
           this.compactReady();
           return; // session credit exhausted: everyone waits for the peer's session update
         }
       } else {
-        s._inReady = false;
+        s._unscheduled();
       }
       this.compactReady();
     }
@@ -659,12 +635,6 @@ export class Session implements FrameSink, StreamHost {
       this.ready = this.ready.slice(this.readyHead);
       this.readyHead = 0;
     }
-  }
-
-  /** `n` bytes of `s` were packed: they spend stream and session credit. */
-  private spend(s: Stream, n: number): void {
-    s._sendWindow -= n;
-    this.sendWindow -= n;
   }
 
   private onChannelDrain(): void {
@@ -720,10 +690,7 @@ export class Session implements FrameSink, StreamHost {
     const all = [...this.streams.values()];
     this.streams.clear();
     this.recv.buffered = 0;
-    for (const s of all) {
-      s._recv.buffered = 0;
-      s._close(err);
-    }
+    for (const s of all) s._close(err);
   }
 
   /** Ends the session with `err`: streams error, pings reject, the channel is torn down. */

@@ -56,7 +56,7 @@ t.test('a stalled reader stops only its own stream, memory stays within the wind
   const window = sp.server.config.initialStreamWindow;
   // Wait until the writer side has spent its credit (white box: nothing more may leave), then
   // for one round trip, whose PING leaves after that data: the count below can then be wrong.
-  while (stalled._sendWindow > 0) await sp.client.ping();
+  while (stalled._sendCredit > 0) await sp.client.ping();
   await sp.client.ping();
   t.equal(stalledServer!.readableLength, window, 'the stalled stream holds exactly its window');
   t.ok(stalled.writableLength <= sp.client.config.streamWriteHighWaterMark + 64 * 1024, 'the writer was stopped at the high-water mark');

@@ -123,8 +123,8 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
   write();
   // Steady state: the target's kernel buffers are full, the agent holds a full window, the
   // relay's credit is spent and its socket paused, the customer's writes back up.
-  // (white box: _recv.window is the credit the relay has left on this stream)
-  await until(() => tu.agentStreams.length === 1 && tu.agentStreams[0]._recv.window === 0 && tu.relaySockets[0].isPaused());
+  // (white box: _credit is the credit the relay has left on this stream)
+  await until(() => tu.agentStreams.length === 1 && tu.agentStreams[0]._credit === 0 && tu.relaySockets[0].isPaused());
   const window = tu.agentStreams[0].receiveWindow;
   t.ok(window <= tu.sp.server.config.maxStreamWindow, `window ${window} within maxStreamWindow`);
   const relayRead = tu.relaySockets[0].bytesRead;
