@@ -4,7 +4,7 @@
 
 export const HEADER_SIZE = 8;
 
-/** Frame types, indexing the session's dispatch table. */
+/** Frame types, indexing the receiver's dispatch table (receiver.ts). */
 export const FrameType = {
   DATA: 0,
   OPEN: 1,
@@ -26,7 +26,7 @@ export const INITIAL_WINDOW = 256 * 1024;
 export const MAX_WINDOW = 0x7fffffff;
 export const PING_PAYLOAD_SIZE = 8;
 
-/** RST reason codes (docs/protocol.md "RST"). Applications may use others. */
+/** RST reason codes (docs/protocol.md "Frame types", RST codes). Applications may use others. */
 export const ResetCode = {
   /** Closed by its user with no error (`destroy()`). */
   CANCEL: 0,

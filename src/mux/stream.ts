@@ -142,7 +142,7 @@ export class Stream {
     this.reset(error ? ResetCode.INTERNAL : ResetCode.CANCEL, error);
   }
 
-  /** Resets the stream with `code` (docs/protocol.md "RST"); `onClose(error)` follows. */
+  /** Resets the stream with `code` (docs/protocol.md "Frame types", RST codes); `onClose(error)` follows. */
   reset(code: number, error?: Error): void {
     if (this.closed) return;
     this.host.reset(this, code);
