@@ -125,6 +125,19 @@ t.test('bad open metadata is refused with RST, the session goes on', async (t) =
   t.ok(v.lines.some((l) => l.event === 'mux.open_refused'));
 });
 
+t.test('an onStream handler that throws: its stream is reset, logged, the session goes on', async (t) => {
+  const v = await victim(t);
+  v.session.onStream = () => {
+    throw new Error('handler bug');
+  };
+  const pong = v.arrival(F.PONG);
+  v.send(open(2, Uint8Array.of(1, 2, 3)), frame(F.PING, 0, new Uint8Array(8)));
+  await pong;
+  t.same(v.received.filter((f) => f.type === F.RST).map((f) => f.streamId), [2], 'RST for the stream');
+  t.ok(v.lines.some((l) => l.event === 'mux.stream_handler_error' && l.stream === 2), 'a log line with its event');
+  t.notOk(v.session.isClosed);
+});
+
 t.test('a peer that stops answering: KEEPALIVE_TIMEOUT, its streams reset', async (t) => {
   const v = await victim(t, { keepaliveIntervalMs: 20, keepaliveTimeoutMs: 150 });
   v.send(open(2, Uint8Array.of(1, 2, 3)));
