@@ -104,6 +104,7 @@ async function shapeBench(time: number): Promise<Row[]> {
   const chunk = randomBytes(16 * 1024);
   let seen = 0;
   const config = { ...DEFAULT_MUX_CONFIG, initialStreamWindow: 1 << 30, maxStreamWindow: 1 << 30, streamWriteHighWaterMark: 1 << 30 };
+  // A host whose schedule() refuses makes every write() ask for a turn: the costlier path.
   const host: StreamHost = { config, schedule: () => false, windowUpdateDue: () => {}, consumed: () => {}, reset: () => {}, done: () => {} };
   const lean = new Stream(host, 1, { tunnelId: 'b' }, null);
   lean.onData = (c) => (seen += c.length);

@@ -50,6 +50,8 @@ export class Stream {
   private readonly host: StreamHost;
   // Send side. Credit the peer granted us (docs/protocol.md "Flow control").
   private readonly sendQueue = new ChunkQueue();
+  /** streamWriteHighWaterMark: `write()` returns false from here on. */
+  private readonly highWaterMark: number;
   private sendWindow = INITIAL_WINDOW;
   /** Our OPEN's encoded metadata until the OPEN leaves; null after, and for streams the peer opened. */
   private openMeta: Buffer | null;
@@ -79,6 +81,7 @@ export class Stream {
     this.id = id;
     this.meta = meta;
     this.openMeta = openMeta;
+    this.highWaterMark = host.config.streamWriteHighWaterMark;
     // docs/protocol.md "Flow control": a stream grants at half its window.
     this.recv = new ReceiveWindow(host.config.initialStreamWindow, 2);
     if (openMeta !== null) this.wantTurn(); // the OPEN goes out even before any data
@@ -112,7 +115,7 @@ export class Stream {
     this.sendQueue.push(chunk);
     this.bytesWritten += n;
     if (!this.scheduled) this.wantTurn();
-    if (this.sendQueue.bytes >= this.host.config.streamWriteHighWaterMark) {
+    if (this.sendQueue.bytes >= this.highWaterMark) {
       this.needDrain = true;
       return false;
     }
@@ -267,7 +270,7 @@ export class Stream {
 
   /** @internal True once when a full send queue has fallen to half its high-water mark. */
   _drainDue(): boolean {
-    if (!this.needDrain || this.sendQueue.bytes > this.host.config.streamWriteHighWaterMark / 2) return false;
+    if (!this.needDrain || this.sendQueue.bytes > this.highWaterMark / 2) return false;
     this.needDrain = false;
     return true;
   }
