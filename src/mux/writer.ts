@@ -51,13 +51,13 @@ export class Writer {
   private stopped = false;
 
   /**
-   * `recv` is the session's receive credit (its WINDOW_UPDATE is written here); `rtt` is read
-   * for the stream windows' auto-tuning.
+   * `recv` is the session's receive credit (its WINDOW_UPDATE is written here); the keepalive's
+   * round-trip estimate is read for the stream windows' auto-tuning.
    */
   constructor(
     private readonly channel: MessageChannel,
     private readonly recv: ReceiveWindow,
-    private readonly rtt: { readonly rtt: number },
+    private readonly keepalive: { readonly rtt: number },
   ) {
     this.packer = new FramePacker(channel.maxMessageSize);
   }
@@ -192,7 +192,7 @@ export class Writer {
     const ups = this.pendingUpdates;
     if (ups.length > 0) {
       const now = performance.now();
-      const rtt = this.rtt.rtt;
+      const rtt = this.keepalive.rtt;
       for (let i = 0; i < ups.length; i++) {
         const s = ups[i];
         const delta = s._grantWindowUpdate(now, rtt);
