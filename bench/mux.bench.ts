@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { CipherState, getBackend } from '../src/crypto/index.js';
 import { FramePacker, FrameType, HEADER_SIZE, parseFrames, type FrameSink } from '../src/mux/frame.js';
-import { Session, Stream, splice } from '../src/mux/index.js';
+import { DEFAULT_MUX_CONFIG, Session, Stream, splice } from '../src/mux/index.js';
 import type { StreamHost } from '../src/mux/stream.js';
 import { channelPair, plaintextChannelPair, type ChannelPair } from '../test/helpers/channel-pair.js';
 import { oracleDecode, oracleEncode } from '../test/mux/frame-oracle.js';
@@ -103,8 +103,10 @@ async function shapeBench(time: number): Promise<Row[]> {
   const info = new Map<string, { bytes?: number }>();
   const chunk = randomBytes(16 * 1024);
   let seen = 0;
-  const host: StreamHost = { writeHighWaterMark: 1 << 30, _markReady: () => {}, _consumed: () => {}, _resetStream: () => {}, _streamDone: () => {} };
-  const lean = new Stream(host, 1, { tunnelId: 'b' }, null, 1 << 30);
+  const config = { ...DEFAULT_MUX_CONFIG, initialStreamWindow: 1 << 30, maxStreamWindow: 1 << 30, streamWriteHighWaterMark: 1 << 30 };
+  // A host whose schedule() refuses makes every write() ask for a turn: the costlier path.
+  const host: StreamHost = { config, schedule: () => false, windowUpdateDue: () => {}, consumed: () => {}, reset: () => {}, done: () => {} };
+  const lean = new Stream(host, 1, { tunnelId: 'b' }, null);
   lean.onData = (c) => (seen += c.length);
   const duplex = new Duplex({ allowHalfOpen: true, read() {}, write(_c, _e, cb) { cb(); } });
   duplex.on('data', (c: Buffer) => (seen += c.length));
@@ -116,8 +118,7 @@ async function shapeBench(time: number): Promise<Row[]> {
   info.set('stream shape: lean write(), 16 KiB', { bytes: chunk.length });
   bench.add('stream shape: lean write(), 16 KiB', () => {
     lean.write(chunk);
-    lean._sendQueue.length = 0; // what the session's packer does, minus the copy
-    lean._sendQueued = 0;
+    lean['sendQueue'].clear(); // what the session's packer does, minus the copy (white box)
   });
   info.set('stream shape: Node Duplex write(), 16 KiB', { bytes: chunk.length });
   bench.add('stream shape: Node Duplex write(), 16 KiB', () => void duplex.write(chunk));

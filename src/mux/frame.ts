@@ -4,7 +4,7 @@
 
 export const HEADER_SIZE = 8;
 
-/** Frame types, indexing the session's dispatch table. */
+/** Frame types, indexing the receiver's dispatch table (receiver.ts). */
 export const FrameType = {
   DATA: 0,
   OPEN: 1,
@@ -26,7 +26,7 @@ export const INITIAL_WINDOW = 256 * 1024;
 export const MAX_WINDOW = 0x7fffffff;
 export const PING_PAYLOAD_SIZE = 8;
 
-/** RST reason codes (docs/protocol.md "RST"). Applications may use others. */
+/** RST reason codes (docs/protocol.md "Frame types", RST codes). Applications may use others. */
 export const ResetCode = {
   /** Closed by its user with no error (`destroy()`). */
   CANCEL: 0,
@@ -53,7 +53,7 @@ export interface OpenMetadata {
   serverName?: string;
 }
 
-export function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
+function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
   buf[off] = type;
   buf[off + 1] = 0;
   buf[off + 2] = length >>> 8;
@@ -90,7 +90,7 @@ export function encodeOpenMetadata(meta: OpenMetadata): Buffer {
 /** Decodes open metadata; returns a reason string when it is malformed. */
 export function decodeOpenMetadata(buf: Buffer): OpenMetadata | string {
   let o = 0;
-  const str = (what: string): string | undefined => {
+  const str = (): string | undefined => {
     if (o >= buf.length) return undefined;
     const n = buf[o++];
     if (o + n > buf.length) return undefined;
@@ -98,13 +98,13 @@ export function decodeOpenMetadata(buf: Buffer): OpenMetadata | string {
     o += n;
     return s;
   };
-  const tunnelId = str('tunnelId');
+  const tunnelId = str();
   if (tunnelId === undefined || tunnelId.length === 0) return 'bad tunnel id';
-  const clientAddress = str('clientAddress');
+  const clientAddress = str();
   if (clientAddress === undefined || o + 2 > buf.length) return 'bad client address';
   const clientPort = buf.readUInt16BE(o);
   o += 2;
-  const serverName = str('serverName');
+  const serverName = str();
   if (serverName === undefined) return 'bad server name';
   if (o !== buf.length) return 'trailing metadata bytes';
   const meta: OpenMetadata = { tunnelId };
@@ -139,32 +139,70 @@ export function parseFrames(message: Buffer, sink: FrameSink): void {
   }
 }
 
+/** Where a DATA or OPEN frame's payload comes from (a stream's send queue). */
+export interface PayloadSource {
+  /** Moves its next `n` bytes into `target` at `at`. */
+  copyOut(target: Buffer, at: number, n: number): void;
+}
+
+/** OPEN payload bytes before the metadata: its u16 length. */
+const OPEN_META_LENGTH_SIZE = 2;
+
+/** The largest OPEN metadata one message of `maxMessageSize` bytes can carry. */
+export function maxOpenMetadataSize(maxMessageSize: number): number {
+  return maxMessageSize - HEADER_SIZE - OPEN_META_LENGTH_SIZE;
+}
+
 /**
  * Packs frames into one reusable message buffer; `take()` hands out the packed bytes as a view
- * that is valid until the next `put` (MessageChannel.send does not retain it).
+ * that is valid until the next `put` (MessageChannel.send does not retain it). The only writer
+ * of frame headers. Callers check the room first: no method here checks it.
  */
 export class FramePacker {
-  readonly buf: Buffer;
-  offset = 0;
+  private readonly buf: Buffer;
+  private offset = 0;
   constructor(readonly maxMessageSize: number) {
     this.buf = Buffer.allocUnsafe(maxMessageSize);
+  }
+  /** Bytes packed so far into the current message. */
+  get length(): number {
+    return this.offset;
   }
   /** Payload bytes that still fit after one more header (may be negative). */
   room(): number {
     return this.buf.length - this.offset - HEADER_SIZE;
   }
-  /** Header plus payload copied from `payload[start, end)`. Caller checks `room()`. */
-  put(type: number, streamId: number, payload?: Uint8Array, start = 0, end = payload ? payload.length : 0): void {
-    const len = end - start;
+  /** First-data bytes that still fit after an OPEN header and `meta` (may be negative). */
+  openRoom(meta: Buffer): number {
+    return this.room() - OPEN_META_LENGTH_SIZE - meta.length;
+  }
+  /** A frame with `payload` copied in (PING, PONG), or none (FIN, CLOSE). */
+  put(type: number, streamId: number, payload?: Uint8Array): void {
+    const len = payload === undefined ? 0 : payload.length;
     const o = writeHeader(this.buf, this.offset, type, len, streamId);
-    if (len > 0) this.buf.set(start === 0 && end === payload!.length ? payload! : payload!.subarray(start, end), o);
+    if (len > 0) this.buf.set(payload!, o);
     this.offset = o + len;
   }
-  /** Header with a u32 payload (WINDOW_UPDATE, RST, GO_AWAY). */
+  /** A frame with a u32 payload (WINDOW_UPDATE, RST, GO_AWAY). */
   putU32(type: number, streamId: number, value: number): void {
     const o = writeHeader(this.buf, this.offset, type, 4, streamId);
     this.buf.writeUInt32BE(value, o);
     this.offset = o + 4;
+  }
+  /** A DATA frame of the next `n` bytes of `src` (the one copy before encryption). */
+  putData(streamId: number, src: PayloadSource, n: number): void {
+    const o = writeHeader(this.buf, this.offset, FrameType.DATA, n, streamId);
+    src.copyOut(this.buf, o, n);
+    this.offset = o + n;
+  }
+  /** An OPEN frame: u16 metadata length, `meta`, then the next `n` bytes of `src` as first data. */
+  putOpen(streamId: number, meta: Buffer, src: PayloadSource, n: number): void {
+    let o = writeHeader(this.buf, this.offset, FrameType.OPEN, OPEN_META_LENGTH_SIZE + meta.length + n, streamId);
+    this.buf.writeUInt16BE(meta.length, o);
+    o += OPEN_META_LENGTH_SIZE;
+    o += meta.copy(this.buf, o);
+    if (n > 0) src.copyOut(this.buf, o, n);
+    this.offset = o + n;
   }
   take(): Buffer {
     const m = this.buf.subarray(0, this.offset);

@@ -1,14 +1,22 @@
-import { INITIAL_WINDOW, ResetCode, type OpenMetadata } from './frame.js';
+import type { MuxConfig } from './config.js';
 import type { MuxError } from './errors.js';
+import { FrameType, INITIAL_WINDOW, MAX_WINDOW, ResetCode, type FramePacker, type OpenMetadata } from './frame.js';
+import { ChunkQueue } from './queue.js';
+import { ReceiveWindow } from './receive-window.js';
 
-/** What a stream needs from its session (implemented by Session; kept narrow on purpose). */
+/** What a stream needs from its session (kept narrow on purpose). */
 export interface StreamHost {
-  readonly writeHighWaterMark: number;
-  _markReady(s: Stream): void;
-  /** The consumer took `n` bytes; `wasBuffered` when they came out of the receive queue. */
-  _consumed(s: Stream, n: number, wasBuffered: boolean): void;
-  _resetStream(s: Stream, code: number): void;
-  _streamDone(s: Stream): void;
+  readonly config: MuxConfig;
+  /** `s` has something to send: give it a turn. False when the session sends no more data. */
+  schedule(s: Stream): boolean;
+  /** `s` owes the peer a WINDOW_UPDATE; the writer asks `s._grantWindowUpdate` for it. */
+  windowUpdateDue(s: Stream): void;
+  /** The consumer took `n` bytes; `wasBuffered` when they came out of a receive queue. */
+  consumed(n: number, wasBuffered: boolean): void;
+  /** `s` is reset locally: forget it, and tell the peer (RST `code`) if it knows the stream. */
+  reset(s: Stream, code: number): void;
+  /** Both directions of `s` finished cleanly: forget it. */
+  done(s: Stream): void;
 }
 
 const noop = (): void => {};
@@ -19,6 +27,9 @@ const noop = (): void => {};
  * coupling of pause/resume to credit (docs/performance.md "Mux" compares it with a Duplex).
  * Data that arrives while the stream is paused, or before `onData` is set, is buffered against
  * the stream's window; `resume()` delivers it.
+ *
+ * The stream owns its queues and windows. Members named `_x` are the session's and the
+ * writer's way to ask it for something; users call only the others.
  */
 export class Stream {
   /** Odd when the client side opened it, even for the server side. */
@@ -36,56 +47,60 @@ export class Stream {
   /** Exactly once: both directions finished (no error), or the stream was reset or lost. */
   onClose: (error?: MuxError | Error) => void = noop;
 
-  /** @internal send side */
-  _sendQueue: Buffer[] = [];
-  _sendHead = 0;
-  _sendOffset = 0;
-  _sendQueued = 0;
-  _sendWindow = INITIAL_WINDOW;
-  _needDrain = false;
-  _writeEnded = false;
-  _finSent = false;
-  _openSent: boolean;
-  _openMeta: Buffer | null;
-  _inReady = false;
-  /** @internal receive side */
-  _recvQueue: Buffer[] = [];
-  _recvHead = 0;
-  _recvBuffered = 0;
-  _recvWindow = INITIAL_WINDOW;
-  _recvMax: number;
-  _lastUpdateAt = 0;
-  _updatePending = false;
-  _paused = false;
-  _remoteEnded = false;
-  _endEmitted = false;
-  _closed = false;
   private readonly host: StreamHost;
+  // Send side. Credit the peer granted us (docs/protocol.md "Flow control").
+  private readonly sendQueue = new ChunkQueue();
+  /** streamWriteHighWaterMark: `write()` returns false from here on. */
+  private readonly highWaterMark: number;
+  private sendWindow = INITIAL_WINDOW;
+  /** Our OPEN's encoded metadata until the OPEN leaves; null after, and for streams the peer opened. */
+  private openMeta: Buffer | null;
+  /** In the writer's ready list. */
+  private scheduled = false;
+  private needDrain = false;
+  private writeEnded = false;
+  private finSent = false;
+  // Receive side. Credit we granted the peer.
+  private readonly recvQueue = new ChunkQueue();
+  private readonly recv: ReceiveWindow;
+  /** When the last WINDOW_UPDATE was computed (0: never), for auto-tuning. */
+  private lastGrantAt = 0;
+  /** In the writer's list of pending window updates. */
+  private updatePending = false;
+  private paused = false;
+  private finReceived = false;
+  private endEmitted = false;
+  private closed = false;
 
-  /** @internal Streams are made by `Session.openStream` and handed out by `Session.onStream`. */
-  constructor(host: StreamHost, id: number, meta: OpenMetadata, openMeta: Buffer | null, recvMax: number) {
+  /**
+   * @internal Streams are made by `Session.openStream` (with `openMeta`, the encoded metadata
+   * its OPEN will carry) and handed out by `Session.onStream` (with null).
+   */
+  constructor(host: StreamHost, id: number, meta: OpenMetadata, openMeta: Buffer | null) {
     this.host = host;
     this.id = id;
     this.meta = meta;
-    this._openMeta = openMeta;
-    this._openSent = openMeta === null;
-    this._recvMax = recvMax;
+    this.openMeta = openMeta;
+    this.highWaterMark = host.config.streamWriteHighWaterMark;
+    // docs/protocol.md "Flow control": a stream grants at half its window.
+    this.recv = new ReceiveWindow(host.config.initialStreamWindow, 2);
+    if (openMeta !== null) this.wantTurn(); // the OPEN goes out even before any data
   }
 
   get destroyed(): boolean {
-    return this._closed;
+    return this.closed;
   }
   /** Bytes received but not yet delivered (counted against the window). */
   get readableLength(): number {
-    return this._recvBuffered;
+    return this.recv.buffered;
   }
   /** The stream's current receive window (auto-tuned from initialStreamWindow up to maxStreamWindow). */
   get receiveWindow(): number {
-    return this._recvMax;
+    return this.recv.max;
   }
   /** Bytes written but not yet packed into frames. */
   get writableLength(): number {
-    return this._sendQueued;
+    return this.sendQueue.bytes;
   }
 
   /**
@@ -93,16 +108,15 @@ export class Stream {
    * is at its high-water mark: wait for `onDrain`. Writes to a reset stream are dropped.
    */
   write(chunk: Buffer): boolean {
-    if (this._closed) return false;
-    if (this._writeEnded) return false; // a write after end() is dropped, never a crash
+    if (this.closed) return false;
+    if (this.writeEnded) return false; // a write after end() is dropped, never a crash
     const n = chunk.length;
     if (n === 0) return true;
-    this._sendQueue.push(chunk);
-    this._sendQueued += n;
+    this.sendQueue.push(chunk);
     this.bytesWritten += n;
-    if (!this._inReady) this.host._markReady(this);
-    if (this._sendQueued >= this.host.writeHighWaterMark) {
-      this._needDrain = true;
+    if (!this.scheduled) this.wantTurn();
+    if (this.sendQueue.bytes >= this.highWaterMark) {
+      this.needDrain = true;
       return false;
     }
     return true;
@@ -110,20 +124,20 @@ export class Stream {
 
   /** Half-close: a FIN follows the queued data. Reading goes on until the peer's FIN. */
   end(): void {
-    if (this._closed || this._writeEnded) return;
-    this._writeEnded = true;
-    if (!this._inReady) this.host._markReady(this);
+    if (this.closed || this.writeEnded) return;
+    this.writeEnded = true;
+    if (!this.scheduled) this.wantTurn();
   }
 
   /** Stops delivering data; what arrives is buffered and no credit is returned (backpressure). */
   pause(): void {
-    this._paused = true;
+    this.paused = true;
   }
 
   /** Delivers buffered data (synchronously, until paused again) and returns its credit. */
   resume(): void {
-    this._paused = false;
-    this._flushRecv();
+    this.paused = false;
+    this.deliverQueued();
   }
 
   /** Resets the stream (RST to the peer). With an error the reset code is INTERNAL, else CANCEL. */
@@ -131,61 +145,176 @@ export class Stream {
     this.reset(error ? ResetCode.INTERNAL : ResetCode.CANCEL, error);
   }
 
-  /** Resets the stream with `code` (docs/protocol.md "RST"); `onClose(error)` follows. */
+  /** Resets the stream with `code` (docs/protocol.md "Frame types", RST codes); `onClose(error)` follows. */
   reset(code: number, error?: Error): void {
-    if (this._closed) return;
-    this.host._resetStream(this, code);
+    if (this.closed) return;
+    this.host.reset(this, code);
     this._close(error);
   }
 
-  /** @internal Data frame payload within credit (checked by the session). True if buffered. */
+  // ---- receive side: asked by the session's frame handlers ----------------------------------
+
+  /** @internal Our OPEN has not left yet: the peer cannot know the stream. */
+  get _openPending(): boolean {
+    return this.openMeta !== null;
+  }
+  /** @internal The peer's FIN arrived. */
+  get _finReceived(): boolean {
+    return this.finReceived;
+  }
+  /** @internal Credit the peer has left on this stream. */
+  get _credit(): number {
+    return this.recv.window;
+  }
+
+  /** @internal The peer sent `n` bytes; false (nothing taken) when beyond its credit. */
+  _takeCredit(n: number): boolean {
+    return this.recv.take(n);
+  }
+
+  /** @internal A payload within credit: delivered, or queued (then true: it holds session credit). */
   _receive(chunk: Buffer): boolean {
-    if (this._paused || this.onData === null || this._recvHead < this._recvQueue.length) {
-      this._recvQueue.push(chunk);
-      this._recvBuffered += chunk.length;
+    if (this.paused || this.onData === null || !this.recvQueue.isEmpty) {
+      this.recvQueue.push(chunk);
+      this.recv.hold(chunk.length);
       return true;
     }
     this.bytesRead += chunk.length;
     this.onData(chunk);
-    this.host._consumed(this, chunk.length, false);
+    this.consumed(chunk.length, false);
     return false;
   }
 
   /** @internal The peer's FIN. */
   _receiveFin(): void {
-    this._remoteEnded = true;
-    this._flushRecv();
+    this.finReceived = true;
+    this.deliverQueued();
   }
 
-  private _flushRecv(): void {
-    const q = this._recvQueue;
-    while (!this._paused && !this._closed && this.onData !== null && this._recvHead < q.length) {
-      const chunk = q[this._recvHead];
-      q[this._recvHead++] = undefined as unknown as Buffer;
-      if (this._recvHead === q.length) {
-        q.length = 0;
-        this._recvHead = 0;
-      }
-      this._recvBuffered -= chunk.length;
+  /** @internal A WINDOW_UPDATE for this stream; false when it would overflow the window. */
+  _addSendCredit(increment: number): boolean {
+    if (this.sendWindow + increment > MAX_WINDOW) return false;
+    this.sendWindow += increment;
+    if (!this.scheduled && (this.sendQueue.bytes > 0 || this._finDue)) this.wantTurn();
+    return true;
+  }
+
+  /**
+   * @internal Queues a WINDOW_UPDATE when one is due: the yamux rule, and a configured initial
+   * window above the protocol's is granted at once, whatever its size (docs/protocol.md
+   * "Flow control").
+   */
+  _checkWindowUpdate(): void {
+    if (this.updatePending || this.finReceived) return;
+    const w = this.recv;
+    if (w.due() || (this.lastGrantAt === 0 && w.max > INITIAL_WINDOW && w.delta() > 0)) {
+      this.updatePending = true;
+      this.host.windowUpdateDue(this);
+    }
+  }
+
+  /** @internal The increment for the WINDOW_UPDATE the writer is about to send (0: none after all). */
+  _grantWindowUpdate(now: number, rtt: number): number {
+    this.updatePending = false;
+    if (this.closed || this.finReceived) return 0;
+    const w = this.recv;
+    const limit = this.host.config.maxStreamWindow;
+    // Auto-tuning (quic-go / yamux): updates due within 2 RTTs mean the window, not the
+    // reader, limits throughput: double it, up to maxStreamWindow.
+    if (rtt > 0 && this.lastGrantAt > 0 && now - this.lastGrantAt < 2 * rtt && w.max < limit) {
+      w.max = Math.min(w.max * 2, limit);
+    }
+    this.lastGrantAt = now;
+    return w.grant();
+  }
+
+  // ---- send side: asked by the writer --------------------------------------------------------
+
+  /** @internal Our OPEN's encoded metadata while it has not left, else null. */
+  get _openMetadata(): Buffer | null {
+    return this.openMeta;
+  }
+  /** @internal Credit the peer granted us and we have not spent. */
+  get _sendCredit(): number {
+    return this.sendWindow;
+  }
+  /** @internal Everything is queued for sending and the FIN has not gone out. */
+  get _finDue(): boolean {
+    return this.writeEnded && !this.finSent && this.sendQueue.bytes === 0;
+  }
+  /** @internal Data queued and credit to send it: worth another turn. */
+  get _canSend(): boolean {
+    return !this.closed && this.sendQueue.bytes > 0 && this.sendWindow > 0;
+  }
+
+  /** @internal Packs our OPEN with the next `n` queued bytes as first data. */
+  _packOpen(p: FramePacker, n: number): void {
+    p.putOpen(this.id, this.openMeta!, this.sendQueue, n);
+    this.sendWindow -= n;
+    this.openMeta = null;
+    this._checkWindowUpdate(); // a configured window above the protocol's, now that the peer knows us
+  }
+
+  /** @internal Packs a DATA frame of the next `n` queued bytes (n > 0, within credit). */
+  _packData(p: FramePacker, n: number): void {
+    p.putData(this.id, this.sendQueue, n);
+    this.sendWindow -= n;
+  }
+
+  /** @internal Packs the FIN; the stream is done if the peer's FIN was delivered too. */
+  _packFin(p: FramePacker): void {
+    p.put(FrameType.FIN, this.id);
+    this.finSent = true;
+    if (this.endEmitted) this.host.done(this);
+  }
+
+  /** @internal True once when a full send queue has fallen to half its high-water mark. */
+  _drainDue(): boolean {
+    if (!this.needDrain || this.sendQueue.bytes > this.highWaterMark / 2) return false;
+    this.needDrain = false;
+    return true;
+  }
+
+  /** @internal The writer dropped the stream from its ready list. */
+  _unscheduled(): void {
+    this.scheduled = false;
+  }
+
+  /** @internal Marks the stream finished, drops what it holds and calls `onClose` once. */
+  _close(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sendQueue.clear();
+    this.recvQueue.clear();
+    this.recv.buffered = 0;
+    this.onClose(error);
+  }
+
+  // ---- own ---------------------------------------------------------------------------------
+
+  private wantTurn(): void {
+    if (this.closed || this.id === 0) return; // id 0: refused at open, nothing goes on the wire
+    this.scheduled = this.host.schedule(this);
+  }
+
+  private consumed(n: number, wasBuffered: boolean): void {
+    this._checkWindowUpdate();
+    this.host.consumed(n, wasBuffered);
+  }
+
+  private deliverQueued(): void {
+    const q = this.recvQueue;
+    while (!this.paused && !this.closed && this.onData !== null && !q.isEmpty) {
+      const chunk = q.shift();
+      this.recv.release(chunk.length);
       this.bytesRead += chunk.length;
       this.onData(chunk);
-      this.host._consumed(this, chunk.length, true);
+      this.consumed(chunk.length, true);
     }
-    if (this._remoteEnded && !this._endEmitted && !this._closed && !this._paused && this.onData !== null && this._recvHead === q.length) {
-      this._endEmitted = true;
+    if (this.finReceived && !this.endEmitted && !this.closed && !this.paused && this.onData !== null && q.isEmpty) {
+      this.endEmitted = true;
       this.onEnd();
-      if (this._finSent && !this._closed) this.host._streamDone(this);
+      if (this.finSent && !this.closed) this.host.done(this);
     }
-  }
-
-  /** @internal Marks the stream finished and calls `onClose` once. */
-  _close(error?: Error): void {
-    if (this._closed) return;
-    this._closed = true;
-    this._sendQueue.length = 0;
-    this._sendQueued = 0;
-    this._recvQueue.length = 0;
-    this._recvHead = 0;
-    this.onClose(error);
   }
 }

@@ -1,11 +1,11 @@
 // A connection that breaks without the authenticated close: every stream errors, none ends
 // cleanly, so a truncated transfer never looks complete.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import type { MuxError, Stream } from '../../src/mux/index.js';
 import { drain, pump, sessionPair, type Received } from './util.js';
 
-async function transferThenCut(t: typeof import('tap').default, cut: (sp: Awaited<ReturnType<typeof sessionPair>>) => void) {
+async function transferThenCut(t: Test, cut: (sp: Awaited<ReturnType<typeof sessionPair>>) => void) {
   const sp = await sessionPair();
   t.teardown(sp.close);
   const big = randomBytes(8 * 1024 * 1024); // far more than can cross before the cut

@@ -1,6 +1,6 @@
 // Every peer is hostile: a raw channel plays a peer that breaks the protocol; the session must
 // end promptly with the right typed error and a log line, never crash or hang.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { channelPair } from '../helpers/channel-pair.js';
 import { Session, type MuxConfig, type MuxError, type Stream } from '../../src/mux/index.js';
@@ -10,7 +10,7 @@ import { captureLogger } from './util.js';
 const F = { DATA: 0, OPEN: 1, WINDOW_UPDATE: 2, FIN: 3, RST: 4, PING: 5, PONG: 6, GO_AWAY: 7, CLOSE: 8 };
 const frame = (type: number, streamId: number, payload: Uint8Array = new Uint8Array(0), flags = 0): OracleFrame => ({ type, flags, streamId, payload });
 
-async function victim(t: Tap.Test, config: Partial<MuxConfig> = {}) {
+async function victim(t: Test, config: Partial<MuxConfig> = {}) {
   const pair = await channelPair();
   const { logger, lines } = captureLogger();
   const session = new Session(pair.a, { role: 'client', config, logger });
@@ -24,29 +24,30 @@ async function victim(t: Tap.Test, config: Partial<MuxConfig> = {}) {
   };
   const closed = new Promise<MuxError | undefined>((r) => (session.onClose = r));
   const received: OracleFrame[] = [];
+  let waiter: { type: number; resolve: () => void } | null = null;
   pair.b.onMessage = (m) => {
     const f = oracleDecode(m);
-    if (f !== 'truncated') received.push(...f);
+    if (f === 'truncated') return;
+    received.push(...f);
+    if (waiter !== null && f.some((x) => x.type === waiter!.type)) waiter.resolve();
   };
+  /** Resolves when a frame of `type` reaches the peer (from now on). */
+  const arrival = (type: number) => new Promise<void>((resolve) => (waiter = { type, resolve }));
   const peerClosed = new Promise<Error | undefined>((r) => (pair.b.onClose = r));
   t.teardown(() => {
     session.destroy();
     pair.close();
   });
   const send = (...frames: OracleFrame[]) => pair.b.send(oracleEncode(frames));
-  return { pair, session, streams, streamErrors, closed, peerClosed, received, send, lines };
-}
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = typeof t;
+  return { pair, session, streams, streamErrors, closed, peerClosed, received, arrival, send, lines };
 }
 
 const open = (id: number, data?: Uint8Array) => frame(F.OPEN, id, oracleOpenPayload(oracleMeta({ tunnelId: 'evil' }), data));
 
-async function expectError(t: Tap.Test, v: Awaited<ReturnType<typeof victim>>, code: string) {
+async function expectError(t: Test, v: Awaited<ReturnType<typeof victim>>, code: string) {
   const err = await v.closed;
   t.equal(err?.code, code, `session ends with ${code}`);
-  t.ok(v.lines.some((l) => l.event === 'mux_session_error' && l.code === code), 'and a log line');
+  t.ok(v.lines.some((l) => l.event === 'mux.session_error' && l.code === code), 'and a log line');
   await v.peerClosed; // the session tore the connection down: no hang
   return err;
 }
@@ -114,13 +115,27 @@ for (const [name, frames] of [
 
 t.test('bad open metadata is refused with RST, the session goes on', async (t) => {
   const v = await victim(t, { maxOpenMetadata: 16 });
+  const pong = v.arrival(F.PONG);
   v.send(frame(F.OPEN, 2, oracleOpenPayload(Uint8Array.of(0, 0, 0, 0, 0))), frame(F.OPEN, 4, oracleOpenPayload(oracleMeta({ tunnelId: 'x'.repeat(40) }))), frame(F.PING, 0, new Uint8Array(8)));
-  while (!v.received.some((f) => f.type === F.PONG)) await new Promise((r) => setTimeout(r, 5));
+  await pong; // answered after both OPENs were handled
   const rsts = v.received.filter((f) => f.type === F.RST);
   t.same(rsts.map((f) => f.streamId), [2, 4]);
   t.equal(v.streams.length, 0);
   t.notOk(v.session.isClosed);
-  t.ok(v.lines.some((l) => l.event === 'mux_open_refused'));
+  t.ok(v.lines.some((l) => l.event === 'mux.open_refused'));
+});
+
+t.test('an onStream handler that throws: its stream is reset, logged, the session goes on', async (t) => {
+  const v = await victim(t);
+  v.session.onStream = () => {
+    throw new Error('handler bug');
+  };
+  const pong = v.arrival(F.PONG);
+  v.send(open(2, Uint8Array.of(1, 2, 3)), frame(F.PING, 0, new Uint8Array(8)));
+  await pong;
+  t.same(v.received.filter((f) => f.type === F.RST).map((f) => f.streamId), [2], 'RST for the stream');
+  t.ok(v.lines.some((l) => l.event === 'mux.stream_handler_error' && l.stream === 2), 'a log line with its event');
+  t.notOk(v.session.isClosed);
 });
 
 t.test('a peer that stops answering: KEEPALIVE_TIMEOUT, its streams reset', async (t) => {
@@ -138,16 +153,22 @@ t.test('a peer that stops answering: KEEPALIVE_TIMEOUT, its streams reset', asyn
 
 t.test('a peer that answers pings stays alive past the timeout', async (t) => {
   const v = await victim(t, { keepaliveIntervalMs: 10, keepaliveTimeoutMs: 60 });
-  v.pair.b.onMessage = (m) => {
-    const fs = oracleDecode(m);
-    if (fs === 'truncated') return;
-    for (const f of fs) if (f.type === F.PING) v.send(frame(F.PONG, 0, f.payload));
-  };
-  let pongs = 0;
-  while (pongs < 20) {
-    await v.session.ping();
-    pongs++;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  // The session's own keepalive paces the test: one PING per 10 ms interval at most, so 20 of
+  // them span more than three 60 ms timeouts. A session that timed out sends no more: the race
+  // with its close then ends the wait, and the assertion below fails instead of hanging.
+  let pings = 0;
+  const twentyPings = new Promise<void>((resolve) => {
+    v.pair.b.onMessage = (m) => {
+      const fs = oracleDecode(m);
+      if (fs === 'truncated') return;
+      for (const f of fs) {
+        if (f.type !== F.PING) continue;
+        v.send(frame(F.PONG, 0, f.payload));
+        if (++pings === 20) resolve();
+      }
+    };
+  });
+  await Promise.race([twentyPings, v.closed]);
   t.notOk(v.session.isClosed, 'alive after several timeout periods');
+  t.ok((await v.session.ping()) >= 0, 'and still answering');
 });

@@ -41,5 +41,5 @@ t.test('close() to a peer that never answers CLOSE ends at the keepalive deadlin
   sp.pair.b.pause();
   sp.client.close();
   const err = await sp.clientClosed;
-  t.equal(err?.code, 'KEEPALIVE_TIMEOUT', err?.message);
+  t.equal(err?.code, 'KEEPALIVE_TIMEOUT', err?.message ?? 'the session ended');
 });

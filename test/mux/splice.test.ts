@@ -1,12 +1,10 @@
 // splice over real sockets: customer → public listener ⇄ stream ⇄ agent → TCP target.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { ResetCode, splice, type Stream } from '../../src/mux/index.js';
 import { sessionPair, sha256, until } from './util.js';
-
-type Test = typeof t;
 
 async function listen(t: Test, onConn: (s: net.Socket) => void): Promise<number> {
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConn);
@@ -111,10 +109,13 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
   const tu = await tunnel(t, targetPort);
   const c = customer(tu.publicPort);
   const chunk = randomBytes(1024 * 1024);
+  const sent = createHash('sha256');
   let written = 0;
+  let stopped = false;
   const write = (): void => {
-    while (written < 512 * 1024 * 1024) {
+    while (!stopped && written < 512 * 1024 * 1024) {
       written += chunk.length;
+      sent.update(chunk);
       if (!c.write(chunk)) return;
     }
   };
@@ -122,8 +123,8 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
   write();
   // Steady state: the target's kernel buffers are full, the agent holds a full window, the
   // relay's credit is spent and its socket paused, the customer's writes back up.
-  // (white box: _recvWindow is the credit the relay has left on this stream)
-  await until(() => tu.agentStreams.length === 1 && tu.agentStreams[0]._recvWindow === 0 && tu.relaySockets[0].isPaused());
+  // (white box: _credit is the credit the relay has left on this stream)
+  await until(() => tu.agentStreams.length === 1 && tu.agentStreams[0]._credit === 0 && tu.relaySockets[0].isPaused());
   const window = tu.agentStreams[0].receiveWindow;
   t.ok(window <= tu.sp.server.config.maxStreamWindow, `window ${window} within maxStreamWindow`);
   const relayRead = tu.relaySockets[0].bytesRead;
@@ -136,10 +137,20 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
   t.ok(c.writableLength > 0, 'the customer has unsent data: its TCP sender is held back');
   t.ok(relayRead < 64 * 1024 * 1024, `the relay took ${(relayRead / 1048576).toFixed(1)} MiB of the ${(written / 1048576).toFixed(0)} MiB written`);
   t.ok(tu.agentStreams[0].readableLength <= window, `the agent holds ${tu.agentStreams[0].readableLength} bytes, at most its window`);
-  // Now the target reads: everything flows again.
+  // Now the target reads: everything the customer wrote arrives, in order, then its FIN.
+  stopped = true;
+  c.end();
+  const got = createHash('sha256');
+  let received = 0;
+  targetSock!.on('data', (d: Buffer) => {
+    received += d.length;
+    got.update(d);
+  });
+  const ended = once(targetSock!, 'end');
   targetSock!.resume();
-  await until(() => tu.relaySockets[0].bytesRead > relayRead + 8 * 1024 * 1024);
-  t.pass('flow resumes when the target reads');
+  await ended;
+  t.equal(received, written, 'flow resumes when the target reads: every byte held back arrives');
+  t.equal(got.digest('hex'), sent.digest('hex'), 'in order and intact');
 });
 
 t.test('a target that cannot be reached resets the customer connection', async (t) => {
