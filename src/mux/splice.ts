@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import { ResetCode } from './frame.js';
 import type { Stream } from './stream.js';
 
+const EMPTY = Buffer.alloc(0);
+
 export interface SpliceOptions {
   /** Called once both the socket and the stream are finished; `err` is the first failure seen. */
   onDone?: (err?: Error) => void;
@@ -34,9 +36,18 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
     if (!stream.write(chunk)) socket.pause();
   });
   socket.on('end', () => {
+    // A reset that reaches a socket while it is paused surfaces as end-of-file (the kernel
+    // reports the shutdown before the error), and forwarding that as a FIN would make a
+    // truncated transfer look complete. A peer that really half-closed still takes a write; a
+    // reset connection refuses it: probe with an empty write before passing the FIN on. (Once
+    // our side has ended too there is nothing left to probe with.)
+    if (socket.writableEnded) return forwardEnd();
+    socket.write(EMPTY, (err) => { if (!err) forwardEnd(); }); // on error, 'close' resets the stream
+  });
+  const forwardEnd = (): void => {
     socketEnded = true;
     stream.end();
-  });
+  };
   socket.on('error', (err) => {
     firstError ??= err;
   });
