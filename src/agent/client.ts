@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { LogLimiter, printable, type Logger } from '../log.js';
 import { connectChannel, type CipherName } from '../channel/index.js';
 import type { KeyPair } from '../crypto/keys.js';
-import { Session, type MuxConfig, type Stream } from '../mux/index.js';
+import { SendBudget, Session, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';
 import { MAX_TUNNELS_PER_AGENT, requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
 import { createLinkSocket, dialAndSplice } from '../link/index.js';
@@ -31,6 +31,8 @@ export interface AgentOptions {
   idleTimeoutMs?: number;
   /** A dial to a target not connected within this fails (default 10 000 ms). */
   dialTimeoutMs?: number;
+  /** Bytes queued for the relay, all local connections together, before local reads pause (default 64 MiB). */
+  maxQueuedBytes?: number;
 }
 
 /**
@@ -51,12 +53,15 @@ export class AgentClient {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly locals = new Set<net.Socket>();
   private readonly dials: TokenBucket | null;
+  /** One budget for all sessions: local reads pause when the relay does not take what they queue. */
+  private readonly sendBudget: SendBudget;
   /** Called once per live tunnel after each (re)registration, and on refusals (for tests, bench). */
   onTunnel: (result: { id: string; ok: boolean; port?: number; url?: string; code?: string }) => void = () => {};
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger;
     this.backoff = new Backoff(opts.backoff);
+    this.sendBudget = new SendBudget(opts.maxQueuedBytes ?? 64 * 1024 * 1024);
     const rate = opts.dialRate ?? 5000;
     this.dials = rate > 0 ? new TokenBucket(rate) : null;
     for (const t of opts.tunnels.slice(0, MAX_TUNNELS_PER_AGENT)) this.byId.set(t.id, t);
@@ -108,7 +113,7 @@ export class AgentClient {
     }).then((channel) => {
       clearTimeout(connectTimer);
       if (this.stopped) { channel.destroy(); return; }
-      this.onChannel(new Session(channel, { role: 'client', config: this.opts.mux, logger: this.log.child({ part: 'mux' }) }), where);
+      this.onChannel(new Session(channel, { role: 'client', config: this.opts.mux, sendBudget: this.sendBudget, logger: this.log.child({ part: 'mux' }) }), where);
     }, (err: Error & { code?: string }) => {
       clearTimeout(connectTimer);
       socket.destroy();

@@ -10,17 +10,17 @@ import { TableReader, parseTomlTable, readConfigFile } from '../config/toml.js';
  */
 export interface AgentFileConfig {
   relay?: string; relayKey?: string; key?: string; cipher?: string; tls: string[]; tcp: string[];
-  maxLocalConns?: number; dialRate?: number; idleTimeoutMs?: number; dialTimeoutMs?: number;
+  maxLocalConns?: number; dialRate?: number; idleTimeoutMs?: number; dialTimeoutMs?: number; maxQueuedBytes?: number;
 }
 
-const SETTINGS = ['relay', 'relay_key', 'key', 'cipher', 'tls', 'tcp', 'max_local_conns', 'dial_rate', 'idle_timeout_ms', 'dial_timeout_ms'] as const;
+const SETTINGS = ['relay', 'relay_key', 'key', 'cipher', 'tls', 'tcp', 'max_local_conns', 'dial_rate', 'idle_timeout_ms', 'dial_timeout_ms', 'max_queued_bytes'] as const;
 
 export function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
   const r = new TableReader(parseTomlTable(text, source), source);
   r.onlyKeys(SETTINGS);
   return {
     relay: r.str('relay'), relayKey: r.str('relay_key'), key: r.str('key'), cipher: r.str('cipher'), tls: r.strings('tls'), tcp: r.strings('tcp'),
-    maxLocalConns: r.num('max_local_conns'), dialRate: r.num('dial_rate'), idleTimeoutMs: r.num('idle_timeout_ms'), dialTimeoutMs: r.num('dial_timeout_ms'),
+    maxLocalConns: r.num('max_local_conns'), dialRate: r.num('dial_rate'), idleTimeoutMs: r.num('idle_timeout_ms'), dialTimeoutMs: r.num('dial_timeout_ms'), maxQueuedBytes: r.num('max_queued_bytes'),
   };
 }
 

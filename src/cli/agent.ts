@@ -9,7 +9,7 @@ import { warmUpLogged } from './warmup.js';
 
 interface AgentFlags {
   relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean;
-  maxLocalConns?: number; dialRate?: number; idleTimeout?: number; dialTimeout?: number;
+  maxLocalConns?: number; dialRate?: number; idleTimeout?: number; dialTimeout?: number; maxQueuedBytes?: number;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -27,6 +27,7 @@ export function registerAgent(program: Command): void {
     .option('--max-local-conns <n>', 'connections to local targets at once; more are refused (default 4096)', intOption('--max-local-conns'))
     .option('--dial-rate <n>', 'new connections to local targets per second; more are refused (default 5000; 0: no limit)', intOption('--dial-rate'))
     .option('--dial-timeout <ms>', 'a connection to a local target not made within this fails (default 10000)', intOption('--dial-timeout'))
+    .option('--max-queued-bytes <n>', 'bytes queued for the relay, all local connections together, before reading pauses (default 67108864)', intOption('--max-queued-bytes'))
     .option('--idle-timeout <ms>', 'close a local connection idle this long both ways (default 0: never)', intOption('--idle-timeout'))
     .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
     .option('--no-warmup', 'skip the start-up warm-up (a few MB through the splice path on loopback, so V8 has optimized it)')
@@ -62,6 +63,7 @@ async function agent(f: AgentFlags): Promise<void> {
       dialRate: f.dialRate ?? file.dialRate,
       idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
       dialTimeoutMs: f.dialTimeout ?? file.dialTimeoutMs,
+      maxQueuedBytes: f.maxQueuedBytes ?? file.maxQueuedBytes,
     });
     if (f.warmup !== false) await warmUpLogged(log, [cipher]);
     client.start();

@@ -10,7 +10,7 @@ import { warmUpLogged } from './warmup.js';
 interface ServeFlags {
   key?: string; tlsListen?: string; agentListen?: string; adminListen?: string; tcpPorts?: string; tcpHost?: string;
   config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number; firstByteTimeout?: number;
-  maxConnsPerIp?: number; maxConnsPerTunnel?: number; maxAgentSessions?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
+  maxConnsPerIp?: number; maxConnsPerTunnel?: number; maxAgentSessions?: number; maxQueuedBytes?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -30,6 +30,7 @@ export function registerServe(program: Command): void {
     .option('--first-byte-timeout <ms>', 'close public connections that carry no byte either way this long (default 30000; 0: never)', intOption('--first-byte-timeout'))
     .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 2048; 0: no limit)', intOption('--max-conns-per-ip'))
     .option('--max-conns-per-tunnel <n>', 'open public connections per tunnel (default 0: no limit)', intOption('--max-conns-per-tunnel'))
+    .option('--max-queued-bytes <n>', 'bytes queued for agents, all connections together, before reading pauses (default 134217728)', intOption('--max-queued-bytes'))
     .option('--max-agent-sessions <n>', 'agent sessions at once (default 4096; 0: no limit)', intOption('--max-agent-sessions'))
     .option('--drain-timeout <ms>', 'on SIGTERM, how long open connections may finish (default 30000)', intOption('--drain-timeout'))
     .option('--lease <ms>', 'how long a disconnected agent keeps its names and ports (default 600000)', intOption('--lease'))
@@ -68,6 +69,7 @@ async function serve(f: ServeFlags): Promise<void> {
       maxConnsPerIp: f.maxConnsPerIp ?? file.maxConnsPerIp,
       maxConnsPerTunnel: f.maxConnsPerTunnel ?? file.maxConnsPerTunnel,
       maxAgentSessions: f.maxAgentSessions ?? file.maxAgentSessions,
+      maxQueuedBytes: f.maxQueuedBytes ?? file.maxQueuedBytes,
       drainTimeoutMs: f.drainTimeout ?? file.drainTimeoutMs,
       leaseMs: f.lease ?? file.leaseMs,
       logger: log,

@@ -33,6 +33,11 @@ export interface MuxConfig {
    * Bounds the send side as the windows bound the receive side.
    */
   streamWriteHighWaterMark: number;
+  /**
+   * Bytes all streams of the session may queue for sending before `write()` reports
+   * backpressure, unless the session is given a budget it shares with others (SessionOptions).
+   */
+  maxSessionQueued: number;
 }
 
 export const DEFAULT_MUX_CONFIG: Readonly<MuxConfig> = Object.freeze({
@@ -44,6 +49,7 @@ export const DEFAULT_MUX_CONFIG: Readonly<MuxConfig> = Object.freeze({
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 20_000,
   streamWriteHighWaterMark: 256 * 1024,
+  maxSessionQueued: 64 * 1024 * 1024,
 });
 
 /** Merges `partial` over the defaults and rejects combinations the protocol cannot honour. */

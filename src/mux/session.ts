@@ -6,6 +6,7 @@ import { FrameType, GoAwayCode, HEADER_SIZE, INITIAL_WINDOW, ResetCode, encodeOp
 import { Keepalive } from './keepalive.js';
 import { ReceiveWindow } from './receive-window.js';
 import { Receiver } from './receiver.js';
+import { SendBudget } from './send-budget.js';
 import { Stream, type StreamHost } from './stream.js';
 import { StreamTable } from './streams.js';
 import { Writer } from './writer.js';
@@ -14,6 +15,8 @@ export interface SessionOptions {
   role: 'client' | 'server';
   config?: Partial<MuxConfig>;
   logger?: Logger;
+  /** Queued send bytes shared with other sessions (a relay's, an agent's); default: the session's own, of maxSessionQueued. */
+  sendBudget?: SendBudget;
 }
 
 /** How far the session is through its end (docs/protocol.md "End of a session"); it only moves on. */
@@ -81,6 +84,7 @@ export class Session {
     this.writer = new Writer(channel, this.recv, this.keepalive);
     this.streamHost = {
       config: this.config,
+      budget: opts.sendBudget ?? new SendBudget(this.config.maxSessionQueued),
       schedule: (s) => this.writer.schedule(s),
       windowUpdateDue: (s) => this.writer.queueWindowUpdate(s),
       consumed: (n, wasBuffered) => this.streamConsumed(n, wasBuffered),

@@ -3,10 +3,13 @@ import type { MuxError } from './errors.js';
 import { FrameType, INITIAL_WINDOW, MAX_WINDOW, ResetCode, type FramePacker, type OpenMetadata } from './frame.js';
 import { ChunkQueue } from './queue.js';
 import { ReceiveWindow } from './receive-window.js';
+import type { BudgetWaiter, SendBudget } from './send-budget.js';
 
 /** What a stream needs from its session (kept narrow on purpose). */
 export interface StreamHost {
   readonly config: MuxConfig;
+  /** Queued send bytes, shared with the session's other streams (and maybe other sessions'). */
+  readonly budget: SendBudget;
   /** `s` has something to send: give it a turn. False when the session sends no more data. */
   schedule(s: Stream): boolean;
   /** `s` owes the peer a WINDOW_UPDATE; the writer asks `s._grantWindowUpdate` for it. */
@@ -31,7 +34,7 @@ const noop = (): void => {};
  * The stream owns its queues and windows. Members named `_x` are the session's and the
  * writer's way to ask it for something; users call only the others.
  */
-export class Stream {
+export class Stream implements BudgetWaiter {
   /** Odd when the client side opened it, even for the server side. */
   readonly id: number;
   /** The open frame's metadata (set on both sides). */
@@ -113,10 +116,16 @@ export class Stream {
     const n = chunk.length;
     if (n === 0) return true;
     this.sendQueue.push(chunk);
+    this.host.budget.add(n);
     this.bytesWritten += n;
     if (!this.scheduled) this.wantTurn();
     if (this.sendQueue.bytes >= this.highWaterMark) {
       this.needDrain = true;
+      return false;
+    }
+    if (this.host.budget.spent) {
+      this.needDrain = true;
+      this.host.budget.wait(this);
       return false;
     }
     return true;
@@ -251,6 +260,7 @@ export class Stream {
   _packOpen(p: FramePacker, n: number): void {
     p.putOpen(this.id, this.openMeta!, this.sendQueue, n);
     this.sendWindow -= n;
+    this.host.budget.release(n);
     this.openMeta = null;
     this._checkWindowUpdate(); // a configured window above the protocol's, now that the peer knows us
   }
@@ -259,6 +269,7 @@ export class Stream {
   _packData(p: FramePacker, n: number): void {
     p.putData(this.id, this.sendQueue, n);
     this.sendWindow -= n;
+    this.host.budget.release(n);
   }
 
   /** @internal Packs the FIN; the stream is done if the peer's FIN was delivered too. */
@@ -268,11 +279,22 @@ export class Stream {
     if (this.endEmitted) this.host.done(this);
   }
 
-  /** @internal True once when a full send queue has fallen to half its high-water mark. */
+  /** @internal True once when a full send queue has fallen to half its high-water mark (and the budget has room). */
   _drainDue(): boolean {
     if (!this.needDrain || this.sendQueue.bytes > this.highWaterMark / 2) return false;
+    if (this.host.budget.spent) {
+      this.host.budget.wait(this);
+      return false;
+    }
     this.needDrain = false;
     return true;
+  }
+
+  /** @internal The shared budget has room again. */
+  _budgetFreed(): void {
+    if (this.closed || !this.needDrain || this.sendQueue.bytes > this.highWaterMark / 2) return;
+    this.needDrain = false;
+    this.onDrain();
   }
 
   /** @internal The writer dropped the stream from its ready list. */
@@ -284,6 +306,8 @@ export class Stream {
   _close(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.host.budget.release(this.sendQueue.bytes);
+    this.host.budget.forget(this);
     this.sendQueue.clear();
     this.recvQueue.clear();
     this.recv.buffered = 0;

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { LogLimiter, printable, type Logger } from '../log.js';
 import { NoiseResponder } from '../channel/responder.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
-import { Session, type MuxConfig } from '../mux/index.js';
+import { SendBudget, Session, type MuxConfig } from '../mux/index.js';
 import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';
 import { AgentSession } from './agent-session.js';
 import type { Metrics } from './metrics.js';
@@ -20,6 +20,8 @@ export interface AgentLinkOptions {
   maxSessions: number;
   /** Sessions of keys the relay does not know, at once: each lives only to hear why it is refused. */
   maxUnknownSessions: number;
+  /** Bytes all agent sessions together may queue for sending (to agents) before public sockets stop being read. */
+  maxQueuedBytes: number;
   mux?: Partial<MuxConfig>;
 }
 
@@ -35,11 +37,14 @@ export class AgentLink {
   /** Every socket on the agent listener, from accept (handshake included) to close. */
   private readonly sockets = new Set<net.Socket>();
   private readonly responder: NoiseResponder;
+  /** One budget for every session: the relay's memory is bounded as a whole, not per connection. */
+  private readonly sendBudget: SendBudget;
   private readonly log: Logger;
   private closing = false;
 
   constructor(private readonly opts: AgentLinkOptions) {
     this.log = opts.logger;
+    this.sendBudget = new SendBudget(opts.maxQueuedBytes);
     this.responder = new NoiseResponder({ staticKey: opts.staticKey, logger: this.log.child({ part: 'noise' }), handshakeTimeoutMs: opts.handshakeTimeoutMs });
   }
 
@@ -58,7 +63,7 @@ export class AgentLink {
     this.responder.accept(socket).then((channel) => {
       const key = encodeKey(channel.remoteStaticKey);
       const { authz } = this.opts.registry;
-      const session = new Session(channel, { role: 'server', config: this.opts.mux, logger: this.log.child({ part: 'mux', agent: key.slice(0, 8) }) });
+      const session = new Session(channel, { role: 'server', config: this.opts.mux, sendBudget: this.sendBudget, logger: this.log.child({ part: 'mux', agent: key.slice(0, 8) }) });
       this.onSession(new AgentSession(key, authz.agentName(key) ?? key.slice(0, 8), remote, session, channel.cipher, authz.knows(key)));
     }, (err: { code?: string }) => {
       // NoiseResponder has logged the failure; count it.

@@ -30,6 +30,7 @@ export interface RelayFileConfig {
   firstByteTimeoutMs?: number;
   maxConnsPerTunnel?: number;
   maxAgentSessions?: number;
+  maxQueuedBytes?: number;
   maxConnsPerIp?: number;
   drainTimeoutMs?: number;
   leaseMs?: number;
@@ -37,7 +38,7 @@ export interface RelayFileConfig {
 }
 
 const SETTINGS = ['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'tcp_host', 'allow_any_agent', 'public_host',
-  'client_hello_timeout_ms', 'idle_timeout_ms', 'first_byte_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'max_agent_sessions', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
+  'client_hello_timeout_ms', 'idle_timeout_ms', 'first_byte_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'max_agent_sessions', 'max_queued_bytes', 'drain_timeout_ms', 'lease_ms', 'agents'] as const;
 
 function grant(raw: unknown, i: number, source: string): AgentGrant {
   const where = `agents[${i}]`;
@@ -81,6 +82,7 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
     firstByteTimeoutMs: r.num('first_byte_timeout_ms'),
     maxConnsPerTunnel: r.num('max_conns_per_tunnel'),
     maxAgentSessions: r.num('max_agent_sessions'),
+    maxQueuedBytes: r.num('max_queued_bytes'),
     maxConnsPerIp: r.num('max_conns_per_ip'),
     drainTimeoutMs: r.num('drain_timeout_ms'),
     leaseMs: r.num('lease_ms'),

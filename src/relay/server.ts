@@ -48,6 +48,8 @@ export interface RelayOptions {
   unknownAgentTimeoutMs?: number;
   /** Agent sessions at once, authorized or not (default 4096; 0: no limit). */
   maxAgentSessions?: number;
+  /** Bytes queued for agents across all sessions before public sockets stop being read (default 128 MiB). */
+  maxQueuedBytes?: number;
   /** Sessions of unknown keys at once (default 64): each only hears why it is refused. */
   maxUnknownAgentSessions?: number;
   /** Deadline of an admin HTTP request, and of an admin connection that sends nothing (default 10 000 ms). */
@@ -115,6 +117,7 @@ export class RelayServer {
       unknownAgentTimeoutMs: opts.unknownAgentTimeoutMs ?? 10_000,
       maxSessions: opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS,
       maxUnknownSessions: opts.maxUnknownAgentSessions ?? 64,
+      maxQueuedBytes: opts.maxQueuedBytes ?? 128 * 1024 * 1024,
       mux: opts.mux,
     });
     const m = this.metrics;
@@ -155,7 +158,7 @@ export class RelayServer {
       publicKey: this.publicKey,
       draining: this.frontDoor.draining,
       agents: this.agentLink.authorizedCount,
-      limits: { ...this.frontDoor.limits, maxAgentSessions: this.opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS },
+      limits: { ...this.frontDoor.limits, maxAgentSessions: this.opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS, maxQueuedBytes: this.opts.maxQueuedBytes ?? 128 * 1024 * 1024 },
       tunnels: this.registry.tunnels().map(({ resource, pool }) => ({
         ...(resource.type === 'tls' ? { type: 'tls', hostname: resource.hostname } : { type: 'tcp', port: resource.port }),
         connections: this.frontDoor.connectionsOf(resourceKey(resource)),
