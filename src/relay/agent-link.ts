@@ -48,6 +48,11 @@ export class AgentLink {
     this.responder = new NoiseResponder({ staticKey: opts.staticKey, logger: this.log.child({ part: 'noise' }), handshakeTimeoutMs: opts.handshakeTimeoutMs });
   }
 
+  /** Bytes queued for agents, all sessions together. */
+  get queuedBytes(): number {
+    return this.sendBudget.queued;
+  }
+
   /** Authorized sessions now live. */
   get authorizedCount(): number {
     let n = 0;

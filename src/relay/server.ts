@@ -132,6 +132,8 @@ export class RelayServer {
     m.describe('relay_public_open', 'Open public connections');
     m.gauge('relay_agent_sessions', () => this.agentLink.authorizedCount);
     m.gauge('relay_public_open', () => this.frontDoor.sockets.size);
+    m.describe('relay_queued_bytes', 'Bytes queued for agents, all connections together (bounded by --max-queued-bytes)');
+    m.gauge('relay_queued_bytes', () => this.agentLink.queuedBytes);
   }
 
   /** Binds every listener; resolves with the real addresses (port 0 gets one from the OS). */
