@@ -1,6 +1,7 @@
 // The layering, as rules (README "Layout"). Lower rooms know nothing of higher ones: the
 // ClientHello reader, Noise, the secure channel and the mux know nothing of relay, agent, CLI
-// or control; relay and agent never import each other; tests and benchmarks are leaves.
+// or control; relay and agent never import each other; tests and benchmarks are leaves, and what
+// they share lives in support/, which the product never imports.
 const features = 'src/(relay|agent|control|cli|link|bench|config)/';
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
 
@@ -19,7 +20,9 @@ module.exports = {
     forbid('agent-not-relay', 'relay and agent never import each other', '^src/agent/', '^src/relay/'),
     forbid('only-cli-runs-cli', 'nothing imports the CLI', '^src/(?!cli/)', '^src/cli/'),
     forbid('src-not-tests', 'the product never imports its tests or benchmarks', '^src/', '^(test|bench)/'),
-    forbid('bench-not-tests', 'benchmarks do not import tests', '^bench/', '^test/'),
+    forbid('src-not-support', 'the product never imports what only tests and benchmarks share', '^src/', '^support/'),
+    forbid('bench-not-tests', 'benchmarks do not import tests: what both need lives in support/', '^bench/', '^test/'),
+    forbid('support-not-tests', 'support/ is shared with the benchmarks, so it imports no test', '^support/', '^(test|bench)/'),
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],

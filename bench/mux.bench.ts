@@ -12,8 +12,7 @@ import { CipherState, getBackend } from '../src/crypto/index.js';
 import { FramePacker, FrameType, HEADER_SIZE, parseFrames, type FrameSink } from '../src/mux/frame.js';
 import { DEFAULT_MUX_CONFIG, Session, Stream, splice } from '../src/mux/index.js';
 import type { StreamHost } from '../src/mux/stream.js';
-import { channelPair, plaintextChannelPair, type ChannelPair } from '../test/helpers/channel-pair.js';
-import { oracleDecode, oracleEncode } from '../test/mux/frame-oracle.js';
+import { channelPair, oracleDecode, oracleEncode, plaintextChannelPair, type ChannelPair } from '../support/index.js';
 
 export interface Row { name: string; opsPerSec: number; mbPerSec?: number; framesPerSec?: number; samples: number }
 

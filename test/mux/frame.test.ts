@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { FramePacker, parseFrames, encodeOpenMetadata, decodeOpenMetadata, maxOpenMetadataSize, FrameType, type FrameSink } from '../../src/mux/frame.js';
 import { ChunkQueue } from '../../src/mux/queue.js';
-import { oracleDecode, oracleEncode, oracleMeta, oracleOpenPayload, u32, type OracleFrame } from './frame-oracle.js';
+import { oracleDecode, oracleEncode, oracleMeta, oracleOpenPayload, u32, type OracleFrame } from '../../support/index.js';
 
 function collect(message: Buffer): OracleFrame[] | 'truncated' {
   const out: OracleFrame[] = [];

@@ -2,9 +2,8 @@
 // end promptly with the right typed error and a log line, never crash or hang.
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { channelPair } from '../helpers/channel-pair.js';
 import { Session, type MuxConfig, type MuxError, type Stream } from '../../src/mux/index.js';
-import { oracleDecode, oracleEncode, oracleMeta, oracleOpenPayload, u32, type OracleFrame } from './frame-oracle.js';
+import { channelPair, oracleDecode, oracleEncode, oracleMeta, oracleOpenPayload, u32, type OracleFrame } from '../../support/index.js';
 import { captureLogger } from './util.js';
 
 const F = { DATA: 0, OPEN: 1, WINDOW_UPDATE: 2, FIN: 3, RST: 4, PING: 5, PONG: 6, GO_AWAY: 7, CLOSE: 8 };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { channelPair, type ChannelPair } from '../helpers/channel-pair.js';
+import { channelPair, type ChannelPair } from '../../support/index.js';
 import { Session, type MuxConfig, type MuxError, type Stream } from '../../src/mux/index.js';
 
 export interface SessionPair {

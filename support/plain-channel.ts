@@ -1,7 +1,7 @@
 // TEST ONLY: a plaintext MessageChannel (2-byte big-endian length prefix, no encryption) so the
 // mux can be tested over real sockets before the Noise channel lands. Never used by src/.
 import type { Socket } from 'node:net';
-import type { MessageChannel } from '../../src/channel/message-channel.js';
+import type { MessageChannel } from '../src/channel/message-channel.js';
 
 const noop = (): void => {};
 

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import type { MessageChannel } from '../../src/channel/message-channel.js';
-import { connectChannel, NoiseResponder } from '../../src/channel/index.js';
-import { generateKeyPair } from '../../src/crypto/keys.js';
+import type { MessageChannel } from '../src/channel/message-channel.js';
+import { connectChannel, NoiseResponder } from '../src/channel/index.js';
+import { generateKeyPair } from '../src/crypto/keys.js';
 import { PlaintextChannelForTestsOnly } from './plain-channel.js';
 
 export interface ChannelPair {
