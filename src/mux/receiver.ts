@@ -1,4 +1,4 @@
-import type { Logger } from '../log.js';
+import type { LogLimiter, Logger } from '../log.js';
 import type { MuxConfig } from './config.js';
 import { MuxError } from './errors.js';
 import {
@@ -22,6 +22,8 @@ import type { Writer } from './writer.js';
 /** What the frame handlers work with: the session's parts, and the session for its own decisions. */
 export interface ReceiverHost {
   readonly config: MuxConfig;
+  /** For what the peer makes us say, frame by frame: bounded (LogLimiter). */
+  readonly peerLog: LogLimiter;
   readonly log: Logger;
   readonly streams: StreamTable;
   /** The session's receive credit. */
@@ -105,16 +107,16 @@ export class Receiver implements FrameSink {
     if (2 + metaLen > payload.length) return this.protocolError('OPEN metadata length beyond the frame');
     const firstData = payload.subarray(2 + metaLen);
     if (firstData.length > INITIAL_WINDOW) return this.host.fail(new MuxError('FLOW_CONTROL', `OPEN carries ${firstData.length} bytes, beyond the initial window`));
-    const { config, log } = this.host;
+    const { config, peerLog } = this.host;
     const meta = metaLen <= config.maxOpenMetadata ? decodeOpenMetadata(payload.subarray(2, 2 + metaLen)) : 'metadata too large';
     let refuse = -1;
     if (typeof meta === 'string') {
-      log.warn({ event: 'mux.open_refused', stream: id, reason: meta }, 'mux: open refused: bad metadata');
+      peerLog.warn({ event: 'mux.open_refused', stream: id, reason: meta }, 'mux: open refused: bad metadata');
       refuse = ResetCode.BAD_METADATA;
     } else if (!this.host.acceptsStreams()) {
       refuse = ResetCode.REFUSED_GOING_AWAY;
     } else if (this.streams.size >= config.maxStreams) {
-      log.warn({ event: 'mux.open_refused', stream: id, reason: 'max_streams', maxStreams: config.maxStreams }, 'mux: open refused: too many streams');
+      peerLog.warn({ event: 'mux.open_refused', stream: id, reason: 'max_streams', maxStreams: config.maxStreams }, 'mux: open refused: too many streams');
       refuse = ResetCode.REFUSED_TOO_MANY;
     }
     if (refuse >= 0) {

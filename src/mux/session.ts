@@ -1,5 +1,5 @@
 import type { MessageChannel } from '../channel/message-channel.js';
-import { silentLogger, type Logger } from '../log.js';
+import { LogLimiter, silentLogger, type Logger } from '../log.js';
 import { resolveMuxConfig, type MuxConfig } from './config.js';
 import { MuxError, type MuxErrorCode } from './errors.js';
 import { FrameType, GoAwayCode, HEADER_SIZE, INITIAL_WINDOW, ResetCode, encodeOpenMetadata, maxOpenMetadataSize, type OpenMetadata } from './frame.js';
@@ -50,6 +50,7 @@ export class Session {
 
   private readonly channel: MessageChannel;
   private readonly log: Logger;
+  private readonly peerLog: LogLimiter;
   /** Session-wide receive credit: what all streams together may hold (docs/protocol.md "Flow control"). */
   private readonly recv: ReceiveWindow;
   private readonly writer: Writer;
@@ -66,6 +67,7 @@ export class Session {
     this.role = opts.role;
     this.writeHighWaterMark = this.config.streamWriteHighWaterMark;
     this.log = opts.logger ?? silentLogger;
+    this.peerLog = new LogLimiter(this.log);
     this.channel = channel;
     this.streams = new StreamTable(opts.role);
     if (channel.maxMessageSize < HEADER_SIZE + 64) throw new RangeError('channel.maxMessageSize too small for the mux');
@@ -94,6 +96,7 @@ export class Session {
     this.receiver = new Receiver({
       config: this.config,
       log: this.log,
+      peerLog: this.peerLog,
       streams: this.streams,
       recv: this.recv,
       writer: this.writer,
@@ -277,6 +280,7 @@ export class Session {
   }
 
   private teardown(err: MuxError): void {
+    this.peerLog.flush();
     this.writer.stop();
     this.receiver.stop();
     this.failStreams(err);
