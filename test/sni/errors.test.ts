@@ -1,9 +1,8 @@
 // Every typed error, on constructed hellos whose one defect is the one named.
 import t from 'tap';
 import { ClientHelloReader, parseClientHello, SniError, unrecognizedNameAlert } from '../../src/sni/index.js';
-import {
-  alpnData, buildHandshake, buildHello, chunksOf, ext, feed, loadFixture, serverNameData, wrapRecords,
-} from './helpers.js';
+import { alpnData, buildHandshake, buildHello, ext, serverNameData, wrapRecords } from '../../src/bench/client-hello.js';
+import { chunksOf, feed, loadFixture } from './helpers.js';
 
 const code = (fn: () => unknown): string => {
   try {

@@ -4,9 +4,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { parseClientHello, SniError } from '../../src/sni/index.js';
-import {
-  buildHello, chunksOf, feed, fixtureNames, loadFixture, reframe, serverNameData, type Outcome,
-} from './helpers.js';
+import { buildHello, serverNameData } from '../../src/bench/client-hello.js';
+import { chunksOf, feed, fixtureNames, loadFixture, reframe, type Outcome } from './helpers.js';
 
 const RUNS = 2000;
 const fixtures = fixtureNames().map(loadFixture);
