@@ -23,8 +23,14 @@ export class FaultProxy {
     const server = net.createServer({ allowHalfOpen: true }, (a) => proxy.forward(a, targetPort));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     proxy = new FaultProxy(server, (server.address() as net.AddressInfo).port);
-    t.teardown(() => { for (const [a, b] of proxy.pairs) { a.destroy(); b.destroy(); } server.close(); });
+    t.teardown(() => proxy.close());
     return proxy;
+  }
+
+  /** Closes the listener and every connection through it. */
+  close(): void {
+    for (const [a, b] of this.pairs) { a.destroy(); b.destroy(); }
+    this.server.close();
   }
 
   /** Connections through the proxy now. */
