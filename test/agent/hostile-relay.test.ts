@@ -1,6 +1,7 @@
 import t from 'tap';
 import { rawRelay, allLive } from '../helpers/raw-relay.js';
-import { RelayProcess, tempHome } from '../helpers/proc.js';
+import { RelayProcess } from '../helpers/proc.js';
+import { tempHome } from '../helpers/net.js';
 import { ResetCode } from '../../src/mux/index.js';
 
 /** An agent (the real CLI) connected to a hand-driven relay. */

@@ -2,9 +2,9 @@ import t from 'tap';
 import net from 'node:net';
 import { readdirSync } from 'node:fs';
 import { rawRelay, allLive } from '../helpers/raw-relay.js';
-import { RelayProcess, tempHome } from '../helpers/proc.js';
+import { RelayProcess } from '../helpers/proc.js';
 import { blackHole } from '../helpers/black-hole.js';
-import { listen } from '../helpers/net.js';
+import { listen, tempHome } from '../helpers/net.js';
 import { ResetCode, type Stream } from '../../src/mux/index.js';
 
 const fds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -49,8 +49,7 @@ t.test('OPEN then RST against a target slow to accept: the agent keeps no socket
 t.test('local connections are capped: an OPEN past the cap is refused with REFUSED_TOO_MANY', { timeout: 30_000 }, async (t) => {
   const held: net.Socket[] = [];
   const target = net.createServer((c) => { held.push(c); c.on('error', () => {}); });
-  const port = await listen(target);
-  t.teardown(() => { for (const c of held) c.destroy(); target.close(); });
+  const port = await listen(target, t);
   const { agent, s } = await agentOn(t, port, ['--max-local-conns', '5']);
   const first = openMany(s, 5, (st) => st.write(Buffer.from('x')));
   while (held.length < 5) await new Promise((r) => target.once('connection', r));
@@ -64,8 +63,7 @@ t.test('local connections are capped: an OPEN past the cap is refused with REFUS
 
 t.test('dials are rate limited: a burst past the rate is refused', { timeout: 30_000 }, async (t) => {
   const target = net.createServer((c) => { c.on('error', () => {}); c.destroy(); });
-  const port = await listen(target);
-  t.teardown(() => target.close());
+  const port = await listen(target, t);
   const { agent, s } = await agentOn(t, port, ['--dial-rate', '3']);
   const codes = await Promise.all(openMany(s, 20, (st) => { st.onData = () => {}; st.onEnd = () => st.end(); }));
   const refused = codes.filter((c) => c === ResetCode.REFUSED_TOO_MANY).length;

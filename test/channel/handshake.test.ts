@@ -7,7 +7,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { HandshakeState, generateKeyPair } from '../../src/crypto/index.js';
 import { connectChannel } from '../../src/channel/index.js';
-import { collect, dial, listen, readBytes, rejection, relayUnderTest, untilClosed } from '../helpers/noise.js';
+import { collect, rejection, relayUnderTest } from '../helpers/noise.js';
+import { dial, listen, readBytes, untilClosed } from '../helpers/net.js';
 
 const MAGIC = Buffer.from('RLYN');
 const agentKey = generateKeyPair();
@@ -39,7 +40,7 @@ t.test('a version or suite mismatch is told clearly to both sides', async (t) =>
   t.match(relayErr.message, 'agent speaks protocol version 2, this relay 1');
 
   // This agent meets a future relay that answers with version 2.
-  const { port } = await listen(t, (s) => { s.once('data', () => s.end(Buffer.concat([MAGIC, Buffer.from([2, 1])]))); });
+  const port = await listen(net.createServer((s) => { s.once('data', () => s.end(Buffer.concat([MAGIC, Buffer.from([2, 1])]))); }), t);
   const err = await rejection(connectChannel(dial(t, port), { staticKey: agentKey, remoteStaticKey: relay.key.publicKey }));
   t.equal(err.code, 'VERSION_MISMATCH');
   t.equal(err.message, 'relay speaks protocol version 2, this agent 1');
@@ -52,7 +53,7 @@ t.test('a version or suite mismatch is told clearly to both sides', async (t) =>
   t.equal(relaySuiteErr.code, 'SUITE_UNSUPPORTED');
 
   // Something that is not a relay at all.
-  const { port: web } = await listen(t, (s) => { s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')); });
+  const web = await listen(net.createServer((s) => { s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')); }), t);
   t.equal((await rejection(connectChannel(dial(t, web), { staticKey: agentKey, remoteStaticKey: relay.key.publicKey }))).code, 'GARBAGE');
 });
 
@@ -124,8 +125,8 @@ t.test('handshake deadline, on both sides', async (t) => {
   silent.write(MAGIC.subarray(0, 2));
   const heard = untilClosed(silent);
   t.equal((await rejection(relay.nextAccept())).code, 'TIMEOUT');
-  t.same(await heard, { bytes: 0, fin: true }, 'the relay closed the silent connection without a word');
-  const { port } = await listen(t, () => {}); // accepts and never answers
+  t.same(await heard, { data: Buffer.alloc(0), fin: true }, 'the relay closed the silent connection without a word');
+  const port = await listen(net.createServer(() => {}), t); // accepts and never answers
   const err = await rejection(connectChannel(dial(t, port), { staticKey: agentKey, remoteStaticKey: relay.key.publicKey, handshakeTimeoutMs: 200 }));
   t.equal(err.code, 'TIMEOUT');
 });

@@ -5,7 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { connectChannel, type NoiseChannel } from '../../src/channel/index.js';
-import { dial, relayUnderTest } from '../helpers/noise.js';
+import { relayUnderTest } from '../helpers/noise.js';
+import { dial } from '../helpers/net.js';
 import { createReusedBufferSocket } from '../../src/net/reused-read-buffer.js';
 
 const MSG = 65519;

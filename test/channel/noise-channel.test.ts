@@ -4,7 +4,8 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair, type NoiseError } from '../../src/crypto/index.js';
 import { ChannelError, connectChannel } from '../../src/channel/index.js';
-import { closed, collect, dial, framesOf, mitm, relayUnderTest } from '../helpers/noise.js';
+import { closed, collect, framesOf, mitm, relayUnderTest } from '../helpers/noise.js';
+import { dial } from '../helpers/net.js';
 
 const agentKey = generateKeyPair();
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { runRelay } from '../helpers/cli.js';
-import { tempHome } from '../helpers/proc.js';
+import { runRelay } from '../helpers/proc.js';
+import { tempHome } from '../helpers/net.js';
 
 t.test('an agent given a name no client can reach exits at start and says why', async (t) => {
   for (const name of ['127.0.0.1', '2130706433', 'bad..name']) {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { runRelay } from '../helpers/cli.js';
+import { runRelay } from '../helpers/proc.js';
 
 t.test('relay --help lists every subcommand', async (t) => {
   const r = await runRelay(['--help']);

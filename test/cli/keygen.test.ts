@@ -1,21 +1,15 @@
 import t from 'tap';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { runRelay } from '../helpers/cli.js';
+import { runRelay } from '../helpers/proc.js';
+import { tempHome } from '../helpers/net.js';
 
 const KEY = /^[A-Za-z0-9_-]{43}$/;
 const pub = (privText: string) => Buffer.from(x25519.getPublicKey(Buffer.from(privText, 'base64url'))).toString('base64url');
 
-function tmp(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-keygen-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 t.test('relay keygen --out FILE writes a 0600 key and prints only the public key', async (t) => {
-  const file = join(tmp(t), 'relay.key');
+  const file = join(tempHome(t), 'relay.key');
   const r = await runRelay(['keygen', '--out', file]);
   t.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n').filter(Boolean);
@@ -48,7 +42,7 @@ t.test('relay keygen without --out: private key on stdout, public key on stderr'
 });
 
 t.test('relay pubkey refuses a group/world-readable key and never prints key material', async (t) => {
-  const dir = tmp(t);
+  const dir = tempHome(t);
   const file = join(dir, 'agent.key');
   const made = await runRelay(['keygen', '--out', file]);
   t.equal(made.code, 0);
@@ -73,7 +67,7 @@ t.test('relay pubkey refuses a group/world-readable key and never prints key mat
 });
 
 t.test('a private key given where a key file path goes is never echoed', async (t) => {
-  const home = tmp(t);
+  const home = tempHome(t);
   const gen = await runRelay(['keygen'], { env: { RELAY_HOME: home } });
   const secret = gen.stdout.trim();
   for (const args of [['pubkey', secret], ['serve', '--key', secret, '--admin-listen', 'off'], ['agent', '--key', secret, '--relay', '127.0.0.1:1', '--relay-key', gen.stderr.trim(), '--tcp', '127.0.0.1:1']]) {

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { runRelay } from '../helpers/cli.js';
-import { tempHome } from '../helpers/proc.js';
+import { runRelay } from '../helpers/proc.js';
+import { tempHome } from '../helpers/net.js';
 
 const serve = (extra: string[]) => runRelay(['serve', '--no-warmup', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0', '--admin-listen', 'off', ...extra],
   { env: { RELAY_HOME: tempHome() } });

@@ -42,8 +42,7 @@ t.test('relay and agent warm up before they report ready; --no-warmup skips it',
   t.ok(warm.every((l) => relay.lines.indexOf(l) < readyAt && Number(l.bytes) > 0), 'before relay.ready');
 
   const target = net.createServer((s) => s.pipe(s));
-  const targetPort = await listen(target);
-  t.teardown(() => target.close());
+  const targetPort = await listen(target, t);
   const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${targetPort}`, '--cipher', 'aesgcm']);
   const tunnel = await agent.waitEvent('tunnel.ready');
   const agentWarm = agent.lines.filter((l) => l.event === 'warmup.done');

@@ -1,17 +1,12 @@
 import t from 'tap';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
 import {
   NoiseError, decodeKey, encodeKey, generateKeyPair, loadOrCreateKeyFile, publicKeyFromPrivate, readPrivateKeyFile, writePrivateKeyFile,
 } from '../../src/crypto/index.js';
+import { tempHome } from '../helpers/net.js';
 
-function tmp(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-keys-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 const errorOf = (fn: () => unknown): NoiseError => {
   try { fn(); } catch (err) { if (err instanceof NoiseError) return err; throw err; }
   throw new Error('did not throw');
@@ -40,7 +35,7 @@ t.test('key text form: base64url, 43 characters, one text per key', async (t) =>
 });
 
 t.test('private key files: 0600, never overwritten, refused when others may read them', async (t) => {
-  const dir = tmp(t);
+  const dir = tempHome(t);
   const file = join(dir, 'agent.key');
   const old = process.umask(0o000); // the mode must not depend on the umask
   let kp;
@@ -75,7 +70,7 @@ t.test('private key files: 0600, never overwritten, refused when others may read
 });
 
 t.test('loadOrCreateKeyFile creates the state directory (0700) and key (0600) once', async (t) => {
-  const dir = tmp(t);
+  const dir = tempHome(t);
   const file = join(dir, 'state', 'nested', 'relay.key');
   const first = loadOrCreateKeyFile(file);
   t.equal(statSync(file).mode & 0o777, 0o600);

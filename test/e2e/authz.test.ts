@@ -4,9 +4,8 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RelayProcess, startAgent, tempHome, portOf } from '../helpers/proc.js';
-import { runRelay } from '../helpers/cli.js';
-import { listen, makeCert } from '../helpers/net.js';
+import { RelayProcess, runRelay, startAgent, portOf } from '../helpers/proc.js';
+import { listen, makeCert, tempHome } from '../helpers/net.js';
 
 const NAME = 'pool.example.test';
 const cert = makeCert([NAME, 'other.example.test']);
@@ -14,8 +13,7 @@ const cert = makeCert([NAME, 'other.example.test']);
 /** A TLS service that answers with its own label, so a test can tell which agent served it. */
 async function labelledService(t: Test, label: string): Promise<number> {
   const s = tls.createServer({ key: cert.key, cert: cert.cert }, (c) => { c.on('error', () => {}); c.end(label); });
-  t.teardown(() => s.close());
-  return listen(s);
+  return listen(s, t);
 }
 
 async function keygen(dir: string, name: string): Promise<{ path: string; pub: string }> {

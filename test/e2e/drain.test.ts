@@ -1,15 +1,14 @@
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startTcpTunnel, RelayProcess, tempHome } from '../helpers/proc.js';
+import { startTcpTunnel, RelayProcess } from '../helpers/proc.js';
 import { rawAgent } from '../helpers/raw-agent.js';
-import { listen } from '../helpers/net.js';
+import { listen, tempHome } from '../helpers/net.js';
 
 t.test('SIGTERM drain: a connection reset meanwhile does not cut the others short', { timeout: 30_000 }, async (t) => {
   const backside: net.Socket[] = []; // the agent's connections to the echo service, in order
   const echo = net.createServer((s) => { backside.push(s); s.pipe(s); s.on('error', () => {}); });
-  const echoPort = await listen(echo);
-  t.teardown(() => echo.close());
+  const echoPort = await listen(echo, t);
   const { relay, tcpPort } = await startTcpTunnel(t, echoPort, ['--drain-timeout', '20000']);
   const conns = [net.connect(tcpPort, '127.0.0.1'), net.connect(tcpPort, '127.0.0.1')];
   for (const c of conns) { c.on('error', () => {}); c.write('one'); await once(c, 'data'); }

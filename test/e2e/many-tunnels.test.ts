@@ -2,7 +2,7 @@ import t from 'tap';
 import net from 'node:net';
 import { startAgent, startDevRelay, portOf } from '../helpers/proc.js';
 import { rawAgent, registerLine } from '../helpers/raw-agent.js';
-import { listen } from '../helpers/net.js';
+import { listen, readBytes } from '../helpers/net.js';
 import { buildClientHello } from '../../src/bench/client-hello.js';
 
 /** The longest host name there is: 253 characters, four labels. */
@@ -10,8 +10,7 @@ const LONGEST = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.rep
 
 t.test('253-character names work, and a tunnel past the cap is refused alone', { timeout: 60_000 }, async (t) => {
   const echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
-  const echoPort = await listen(echo);
-  t.teardown(() => echo.close());
+  const echoPort = await listen(echo, t);
   const { ready } = await startDevRelay(t);
   const names = [LONGEST, ...Array.from({ length: 256 }, (_, i) => `n${i}.many.test`)]; // 257: one past the cap
   const agent = startAgent(t, ready, names.flatMap((n) => ['--tls', `${n}=127.0.0.1:${echoPort}`]));
@@ -27,11 +26,7 @@ t.test('253-character names work, and a tunnel past the cap is refused alone', {
   const hello = buildClientHello(LONGEST);
   const c = net.connect(portOf(ready.tls), '127.0.0.1');
   c.write(hello);
-  let got = Buffer.alloc(0);
-  await new Promise<void>((resolve, reject) => {
-    c.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); if (got.length >= hello.length) resolve(); });
-    c.on('close', () => reject(new Error(`closed after ${got.length} bytes`)));
-  });
+  const got = await readBytes(c, hello.length);
   c.destroy();
   t.ok(got.equals(hello), 'the ClientHello came back verbatim');
 });

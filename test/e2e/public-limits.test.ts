@@ -6,8 +6,7 @@ import { listen } from '../helpers/net.js';
 
 const echoServer = async (t: { teardown: (fn: () => unknown) => void }) => {
   const echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
-  const port = await listen(echo);
-  t.teardown(() => echo.close());
+  const port = await listen(echo, t);
   return port;
 };
 

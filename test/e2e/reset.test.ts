@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { startDevRelay, startAgent, portOf } from '../helpers/proc.js';
 import { freePort, listen } from '../helpers/net.js';
 import { runPython } from '../helpers/py.js';
+import type { LogLine } from '../helpers/log.js';
 import { buildClientHello } from '../../src/bench/client-hello.js';
 
 const MB = 1024 * 1024;
@@ -96,8 +97,7 @@ async function resettingService(t: { teardown: (fn: () => unknown) => void }, by
     s.write(Buffer.alloc(bytes, 0x61));
     setTimeout(() => s.resetAndDestroy(), 300);
   });
-  const port = await listen(server);
-  t.teardown(() => server.close());
+  const port = await listen(server, t);
   return port;
 }
 
@@ -132,10 +132,9 @@ t.test('a reset stays a reset, both ways, both routes, Python and Node at the en
   const agent = startAgent(t, ready, ['--no-warmup',
     '--tcp', `${tcpResetting}=127.0.0.1:${resetting}`, '--tcp', `${tcpSlow}=127.0.0.1:${slow.port}`,
     '--tls', `${NAME}=127.0.0.1:${resetting}`, '--tls', `up.${NAME}=127.0.0.1:${slow.port}`]);
-  for (const live of [(l: { port?: unknown }) => l.port === tcpResetting, (l: { port?: unknown }) => l.port === tcpSlow,
-    (l: { hostname?: unknown }) => l.hostname === NAME, (l: { hostname?: unknown }) => l.hostname === `up.${NAME}`]) {
-    await agent.waitEvent('tunnel.ready', live);
-  }
+  const tunnels: Array<(l: LogLine) => boolean> = [(l) => l.port === tcpResetting, (l) => l.port === tcpSlow,
+    (l) => l.hostname === NAME, (l) => l.hostname === `up.${NAME}`];
+  for (const live of tunnels) await agent.waitEvent('tunnel.ready', live);
   const tls = portOf(ready.tls);
   const routes = [
     { route: 'tcp', down: tcpResetting, up: tcpSlow, downHello: null, upHello: null },

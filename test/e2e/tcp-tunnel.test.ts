@@ -2,8 +2,8 @@ import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { randomBytes, createHash } from 'node:crypto';
-import { startDevRelay, startAgent, startTcpTunnel, RelayProcess, tempHome, portOf } from '../helpers/proc.js';
-import { freePort, listen } from '../helpers/net.js';
+import { startDevRelay, startAgent, startTcpTunnel, RelayProcess, portOf } from '../helpers/proc.js';
+import { freePort, listen, sha256, tempHome } from '../helpers/net.js';
 
 /**
  * A target that hashes what it receives and, once the client half-closes, answers with its own
@@ -16,7 +16,7 @@ function hashingTarget(replyBytes: number) {
     s.on('data', (d) => h.update(d));
     s.on('end', () => {
       const reply = randomBytes(replyBytes);
-      seen.push({ gotHash: h.digest('hex'), sentHash: createHash('sha256').update(reply).digest('hex') });
+      seen.push({ gotHash: h.digest('hex'), sentHash: sha256(reply) });
       s.end(reply);
     });
     s.on('error', () => {});
@@ -38,8 +38,7 @@ async function exchange(port: number, payload: Buffer): Promise<{ replyHash: str
 
 t.test('TCP tunnel: random bytes both ways, half-close, several at once', async (t) => {
   const target = hashingTarget(3 * 1024 * 1024);
-  const targetPort = await listen(target.server);
-  t.teardown(() => target.server.close());
+  const targetPort = await listen(target.server, t);
   const { tunnel: line, tcpPort } = await startTcpTunnel(t, targetPort);
   t.equal(line.type, 'tcp');
   t.equal(line.port, tcpPort, 'the relay assigned the port from its range');
@@ -47,7 +46,7 @@ t.test('TCP tunnel: random bytes both ways, half-close, several at once', async 
 
   const payloads = Array.from({ length: 4 }, (_, i) => randomBytes((i + 1) * 1024 * 1024 + i));
   const results = await Promise.all(payloads.map((p) => exchange(tcpPort, p)));
-  const sentHashes = payloads.map((p) => createHash('sha256').update(p).digest('hex')).sort();
+  const sentHashes = payloads.map((p) => sha256(p)).sort();
   t.same(target.seen.map((s) => s.gotHash).sort(), sentHashes, 'the target got every byte the clients sent');
   t.same(results.map((r) => r.replyHash).sort(), target.seen.map((s) => s.sentHash).sort(), 'the clients got every byte of the replies');
 });
@@ -55,9 +54,10 @@ t.test('TCP tunnel: random bytes both ways, half-close, several at once', async 
 t.test('the bytes between agent and relay never show the plaintext', async (t) => {
   const marker = Buffer.from('PLAINTEXT-MARKER-4f1c9a-do-not-leak');
   const got: Buffer[] = [];
-  const target = net.createServer((s) => { s.on('data', (d) => got.push(d)); s.on('error', () => {}); s.on('end', () => s.end()); });
-  const targetPort = await listen(target);
-  t.teardown(() => target.close());
+  let targetEnded!: () => void;
+  const ended = new Promise<void>((r) => { targetEnded = r; });
+  const target = net.createServer((s) => { s.on('data', (d) => got.push(d)); s.on('error', () => {}); s.on('end', () => { targetEnded(); s.end(); }); });
+  const targetPort = await listen(target, t);
   const tcpPort = await freePort();
   const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
 
@@ -70,8 +70,7 @@ t.test('the bytes between agent and relay never show the plaintext', async (t) =
     a.on('close', () => b.destroy()); b.on('close', () => a.destroy());
     a.on('error', () => {}); b.on('error', () => {});
   });
-  const proxyPort = await listen(proxy);
-  t.teardown(() => proxy.close());
+  const proxyPort = await listen(proxy, t);
   const agent = startAgent(t, { ...ready, agent: `127.0.0.1:${proxyPort}` }, ['--tcp', `127.0.0.1:${targetPort}`]);
   await agent.waitEvent('tunnel.ready');
 
@@ -79,7 +78,7 @@ t.test('the bytes between agent and relay never show the plaintext', async (t) =
   const payload = Buffer.concat(Array.from({ length: 2000 }, () => marker));
   c.end(payload);
   await once(c, 'close');
-  await new Promise<void>((r) => { const check = () => (Buffer.concat(got).length >= payload.length ? r() : setImmediate(check)); check(); });
+  await ended; // the client's FIN reached the target: every byte before it did too
   t.ok(Buffer.concat(got).equals(payload), 'the target got the marker bytes');
   const all = Buffer.concat(wire);
   t.ok(all.length > payload.length, `the proxy saw the traffic (${all.length} bytes)`);
@@ -89,8 +88,7 @@ t.test('the bytes between agent and relay never show the plaintext', async (t) =
 
 t.test('killing the agent mid-transfer is an error for the client, never a clean end', async (t) => {
   const target = net.createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); s.write(randomBytes(64 * 1024)); });
-  const targetPort = await listen(target);
-  t.teardown(() => target.close());
+  const targetPort = await listen(target, t);
   const { relay, agent, tcpPort } = await startTcpTunnel(t, targetPort);
 
   const c = net.connect(tcpPort, '127.0.0.1');
@@ -111,8 +109,7 @@ t.test('killing the agent mid-transfer is an error for the client, never a clean
 
 t.test('a restarted relay gives the reconnecting agent the same TCP port', async (t) => {
   const echo = net.createServer((s) => { s.pipe(s); s.on('error', () => {}); });
-  const echoPort = await listen(echo);
-  t.teardown(() => echo.close());
+  const echoPort = await listen(echo, t);
   const [agentPort, p1, p2] = [await freePort(), await freePort(), await freePort()];
   const lo = Math.min(p1, p2), hi = Math.max(p1, p2);
   const home = tempHome();
@@ -139,8 +136,7 @@ t.test('a restarted relay gives the reconnecting agent the same TCP port', async
 
 t.test('SIGTERM drains: open connections finish, new ones are refused, exit 0', async (t) => {
   const echo = net.createServer((s) => { s.pipe(s); s.on('error', () => {}); });
-  const echoPort = await listen(echo);
-  t.teardown(() => echo.close());
+  const echoPort = await listen(echo, t);
   const { relay, tcpPort } = await startTcpTunnel(t, echoPort, ['--drain-timeout', '20000']);
   const c = net.connect(tcpPort, '127.0.0.1');
   c.write('one');

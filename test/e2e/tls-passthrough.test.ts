@@ -32,10 +32,9 @@ const h2 = http2.createSecureServer({ key: cert.key, cert: cert.cert, ALPNProtoc
 });
 
 t.before(async () => {
-  await listen(service);
-  await listen(h2);
+  await listen(service, t);
+  await listen(h2, t);
 });
-t.teardown(() => { service.close(); h2.close(); service.closeAllConnections(); });
 
 t.test('TLS passthrough by SNI with real clients', async (t) => {
   const { ready } = await startDevRelay(t);

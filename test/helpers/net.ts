@@ -1,25 +1,92 @@
 import type net from 'node:net';
+import { connect } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, X509Certificate } from 'node:crypto';
 
 export { freePort } from '../../src/net/free-port.js';
 
-/** Listens on 127.0.0.1:0 and resolves with the port. */
-export function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** What a helper needs of a tap test: somewhere to put its clean-up. */
+export interface Teardown { teardown(fn: () => unknown): void }
+
+/**
+ * Starts `server` (net, tls, https, http2: any net.Server) on 127.0.0.1 with a port from the OS
+ * and resolves with the port. Given `t`, the sockets it accepts are kept track of (their errors
+ * are expected when a test tears down mid-transfer, so they are not thrown), and teardown destroys
+ * them and closes the server.
+ */
+export async function listen(server: net.Server, t?: Teardown): Promise<number> {
+  if (t) {
+    const sockets = new Set<net.Socket>();
+    server.on('connection', (s: net.Socket) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    });
+    t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+  }
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
   });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A client socket to 127.0.0.1:`port` (with `opts`): its errors are not thrown, teardown destroys it. */
+export function dial(t: Teardown, port: number, opts: Omit<net.TcpNetConnectOpts, 'port' | 'host'> = {}): net.Socket {
+  const s = connect({ ...opts, port, host: '127.0.0.1' });
+  s.on('error', () => {});
+  t.teardown(() => { s.destroy(); });
+  return s;
+}
+
+/** Reads exactly n bytes from a socket (or rejects on close); what follows stays for the next reader. */
+export function readBytes(s: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.length >= n) {
+        s.off('data', onData); s.off('close', onClose);
+        s.pause(); // keep what follows for the next reader
+        if (buf.length > n) s.unshift(buf.subarray(n));
+        resolve(buf.subarray(0, n));
+      }
+    };
+    const onClose = () => reject(new Error(`closed after ${buf.length} of ${n} bytes`));
+    s.on('data', onData); s.once('close', onClose); s.resume();
+  });
+}
+
+/** Resolves when the socket closes, with every byte it received and whether the peer's FIN came. */
+export function untilClosed(s: net.Socket): Promise<{ data: Buffer; fin: boolean }> {
+  const chunks: Buffer[] = [];
+  let fin = false;
+  s.on('data', (c: Buffer) => { chunks.push(c); });
+  s.once('end', () => { fin = true; });
+  s.on('error', () => {});
+  return new Promise((r) => { s.once('close', () => r({ data: Buffer.concat(chunks), fin })); });
+}
+
+export function sha256(b: Uint8Array | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** A fresh 0700 directory (a $RELAY_HOME, a place for key files); given `t`, removed in teardown. */
+export function tempHome(t?: Teardown): string {
+  const d = mkdtempSync(join(tmpdir(), 'relay-test-'));
+  chmodSync(d, 0o700);
+  t?.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
 }
 
 export interface TestCert { dir: string; keyPath: string; certPath: string; key: Buffer; cert: Buffer; fingerprint256: string }
 
 /** A self-signed certificate for `names` made by the openssl command-line tool. */
 export function makeCert(names: string[]): TestCert {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-cert-'));
+  const dir = tempHome();
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
@@ -27,8 +94,4 @@ export function makeCert(names: string[]): TestCert {
     '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' });
   const cert = readFileSync(certPath);
   return { dir, keyPath, certPath, key: readFileSync(keyPath), cert, fingerprint256: new X509Certificate(cert).fingerprint256 };
-}
-
-export function sha256(b: Buffer | string): string {
-  return createHash('sha256').update(b).digest('hex');
 }

@@ -1,11 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { RELAY_BIN } from './cli.js';
-import { freePort } from './net.js';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { freePort, tempHome, type Teardown } from './net.js';
+import { LogLines, type LogLine } from './log.js';
 
-export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
+/** The built CLI, exactly what `bin.relay` points at (npm test builds first: `pretest`). */
+const RELAY_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/cli/index.js');
+
+export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Runs `relay ARGS` to completion and collects its output. */
+export function runRelay(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [RELAY_BIN, ...args], {
+      env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = ''; let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
 
 /**
  * A `relay` process started through the real CLI, with its JSON log lines parsed as they come.
@@ -14,9 +31,11 @@ export type LogLine = Record<string, unknown> & { event?: string; msg?: string }
  */
 export class RelayProcess {
   readonly child: ChildProcess;
-  readonly lines: LogLine[] = [];
+  private readonly log = new LogLines();
+  readonly lines: LogLine[] = this.log.lines;
+  /** The first line (from index `from`) whose `event` is `event` and that passes `where`. */
+  readonly waitEvent = this.log.waitEvent;
   stderr = '';
-  private waiters: Array<{ match: (l: LogLine) => boolean; from: number; resolve: (l: LogLine) => void; reject: (e: Error) => void }> = [];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -29,31 +48,14 @@ export class RelayProcess {
         const text = buf.slice(0, nl); buf = buf.slice(nl + 1);
         let line: LogLine;
         try { line = JSON.parse(text) as LogLine; } catch { line = { msg: text }; }
-        this.lines.push(line);
-        const idx = this.lines.length - 1;
-        this.waiters = this.waiters.filter((w) => {
-          if (idx >= w.from && w.match(line)) { w.resolve(line); return false; }
-          return true;
-        });
+        this.log.push(line);
       }
     });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
-      for (const w of this.waiters) w.reject(new Error(`relay ${args[0]} exited (${code ?? signal}) before the awaited line; stderr: ${this.stderr.slice(-500)}; last lines: ${JSON.stringify(this.lines.slice(-5))}`));
-      this.waiters = [];
+      this.log.end(new Error(`relay ${args[0]} exited (${code ?? signal}) before the awaited line; stderr: ${this.stderr.slice(-500)}; last lines: ${JSON.stringify(this.lines.slice(-5))}`));
       resolve({ code, signal });
     }));
-  }
-
-  /** The first line (from index `from`, default 0) whose `event` is `event` and that passes `where`. */
-  waitEvent(event: string, where: (l: LogLine) => boolean = () => true, from = 0): Promise<LogLine> {
-    return this.waitLine((l) => l.event === event && where(l), from);
-  }
-
-  waitLine(match: (l: LogLine) => boolean, from = 0): Promise<LogLine> {
-    for (let i = from; i < this.lines.length; i++) if (match(this.lines[i])) return Promise.resolve(this.lines[i]);
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.reject(new Error('process already exited'));
-    return new Promise((resolve, reject) => this.waiters.push({ match, from, resolve, reject }));
   }
 
   /** Sends a signal and waits for the exit. */
@@ -63,20 +65,13 @@ export class RelayProcess {
   }
 }
 
-/** A fresh 0700 state directory for one test ($RELAY_HOME). */
-export function tempHome(): string {
-  const d = mkdtempSync(join(tmpdir(), 'relay-test-'));
-  chmodSync(d, 0o700);
-  return d;
-}
-
 /** `host:port` → port */
 export function portOf(addr: unknown): number {
   return Number(String(addr).split(':').pop());
 }
 
 /** Starts a development relay on loopback (ports from the OS) and waits for relay.ready. */
-export async function startDevRelay(t: { teardown: (fn: () => unknown) => void }, extra: string[] = [], home = tempHome()): Promise<{ relay: RelayProcess; ready: LogLine; home: string }> {
+export async function startDevRelay(t: Teardown, extra: string[] = [], home = tempHome()): Promise<{ relay: RelayProcess; ready: LogLine; home: string }> {
   const relay = new RelayProcess(['serve', '--allow-any-agent', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0', ...extra], { RELAY_HOME: home });
   t.teardown(() => relay.stop('SIGKILL'));
@@ -85,7 +80,7 @@ export async function startDevRelay(t: { teardown: (fn: () => unknown) => void }
 }
 
 /** Starts an agent against `ready` (a relay.ready line) with the given tunnel flags. */
-export function startAgent(t: { teardown: (fn: () => unknown) => void }, ready: LogLine, flags: string[], home = tempHome()): RelayProcess {
+export function startAgent(t: Teardown, ready: LogLine, flags: string[], home = tempHome()): RelayProcess {
   const agent = new RelayProcess(['agent', '--relay', String(ready.agent), '--relay-key', String(ready.publicKey), ...flags], { RELAY_HOME: home });
   t.teardown(() => agent.stop('SIGKILL'));
   return agent;
@@ -95,7 +90,7 @@ export function startAgent(t: { teardown: (fn: () => unknown) => void }, ready: 
  * A development relay with one TCP tunnel port (from the OS) and an agent whose TCP tunnel to
  * `targetPort` is live: the setup most TCP tests share.
  */
-export async function startTcpTunnel(t: { teardown: (fn: () => unknown) => void }, targetPort: number, relayExtra: string[] = []): Promise<{ relay: RelayProcess; ready: LogLine; agent: RelayProcess; tunnel: LogLine; tcpPort: number }> {
+export async function startTcpTunnel(t: Teardown, targetPort: number, relayExtra: string[] = []): Promise<{ relay: RelayProcess; ready: LogLine; agent: RelayProcess; tunnel: LogLine; tcpPort: number }> {
   const tcpPort = await freePort();
   const { relay, ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`, ...relayExtra]);
   const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${targetPort}`]);

@@ -3,8 +3,7 @@ import { NoiseResponder } from '../../src/channel/responder.js';
 import { encodeKey, generateKeyPair, type KeyPair } from '../../src/crypto/keys.js';
 import { Session, type MuxError, type Stream } from '../../src/mux/index.js';
 import { LineDecoder } from '../../src/control/messages.js';
-
-interface Teardown { teardown(fn: () => unknown): void }
+import { listen, type Teardown } from './net.js';
 
 /**
  * A hand-driven relay for hostile-relay tests, built from the project's own Noise and mux: it
@@ -32,12 +31,9 @@ export async function rawRelay(t: Teardown, key: KeyPair = generateKeyPair()): P
   const responder = new NoiseResponder({ staticKey: key });
   const ready: Array<Promise<RawRelaySession>> = [];
   const waiting: Array<(s: Promise<RawRelaySession>) => void> = [];
-  const sockets = new Set<net.Socket>();
   const sessions = new Set<Session>();
+  t.teardown(() => { for (const s of sessions) s.destroy(); });
   const server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.once('close', () => sockets.delete(socket));
     const p = responder.accept(socket).then((channel) => new Promise<RawRelaySession>((resolve) => {
       const session = new Session(channel, { role: 'server' });
       sessions.add(session);
@@ -55,14 +51,9 @@ export async function rawRelay(t: Teardown, key: KeyPair = generateKeyPair()): P
     const w = waiting.shift();
     if (w) w(p); else ready.push(p);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    for (const s of sessions) s.destroy();
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
+  const port = await listen(server, t);
   return {
-    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    address: `127.0.0.1:${port}`,
     publicKey: encodeKey(key.publicKey),
     nextSession: () => ready.shift() ?? new Promise((r) => waiting.push(r)),
   };

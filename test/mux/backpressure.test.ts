@@ -5,7 +5,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { randomBytes } from 'node:crypto';
 import type { Stream } from '../../src/mux/index.js';
-import { drain, pump, sessionPair, sha256 } from './util.js';
+import { drain, pump, sessionPair } from './util.js';
+import { sha256 } from '../helpers/net.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;

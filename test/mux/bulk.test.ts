@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import type { Stream } from '../../src/mux/index.js';
-import { drain, pump, sessionPair, sha256 } from './util.js';
+import { drain, pump, sessionPair } from './util.js';
+import { sha256 } from '../helpers/net.js';
 
 const STREAMS = 200;
 const SIZE = 2 * 1024 * 1024;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { sessionPair, drain, sha256 } from './util.js';
+import { sessionPair, drain } from './util.js';
+import { sha256 } from '../helpers/net.js';
 import { MuxError } from '../../src/mux/index.js';
 
 t.test('a write after end() is dropped, not thrown', async (t) => {

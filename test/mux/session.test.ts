@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { MuxError, ResetCode, type Stream } from '../../src/mux/index.js';
-import { drain, pump, sessionPair, sha256 } from './util.js';
+import { drain, pump, sessionPair } from './util.js';
+import { sha256 } from '../helpers/net.js';
 
 t.test('open carries metadata and first data; echo both ways', async (t) => {
   const sp = await sessionPair();

@@ -4,59 +4,51 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { ResetCode, splice, type Stream } from '../../src/mux/index.js';
-import { sessionPair, sha256, until } from './util.js';
+import { sessionPair } from './util.js';
+import { dial, listen, sha256 } from '../helpers/net.js';
 
-async function listen(t: Test, onConn: (s: net.Socket) => void): Promise<number> {
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConn);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('error', () => {}); // resets are expected when a test tears down mid-transfer
-    s.on('close', () => sockets.delete(s));
-  });
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as net.AddressInfo).port;
-}
+/** A loopback listener (half-open allowed, no Nagle) whose sockets go to `onConn`; torn down with `t`. */
+const serve = (t: Test, onConn: (s: net.Socket) => void): Promise<number> =>
+  listen(net.createServer({ allowHalfOpen: true, noDelay: true }, onConn), t);
 
 /** A relay-like public listener and an agent-like dialer around one session pair. */
 async function tunnel(t: Test, targetPort: number) {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const relaySockets: net.Socket[] = [];
-  const agentStreams: Stream[] = [];
+  let firstAgentStream!: (s: Stream) => void;
+  const agentStream = new Promise<Stream>((r) => { firstAgentStream = r; });
   const done: Array<Promise<Error | undefined>> = [];
+  // Resolves once the relay's and the agent's splice have both started (one connection through).
+  let bothSpliced!: () => void;
+  const spliced = new Promise<void>((r) => { bothSpliced = r; });
+  const started = (p: Promise<Error | undefined>): void => {
+    done.push(p);
+    if (done.length === 2) bothSpliced();
+  };
   sp.server.onStream = (stream) => {
-    agentStreams.push(stream);
+    firstAgentStream(stream);
     stream.pause(); // hold data until the target is dialled
     const target = net.connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
     let connected = false;
     target.once('connect', () => {
       connected = true;
-      done.push(new Promise((r) => splice(target, stream, { onDone: r })));
+      started(new Promise((r) => splice(target, stream, { onDone: r })));
     });
     target.once('error', () => {
       if (!connected) stream.reset(ResetCode.CONNECT_FAILED);
     });
   };
-  const publicPort = await listen(t, (sock) => {
+  const publicPort = await serve(t, (sock) => {
     relaySockets.push(sock);
     const stream = sp.client.openStream({ tunnelId: 'tcp', clientAddress: sock.remoteAddress, clientPort: sock.remotePort });
-    done.push(new Promise((r) => splice(sock, stream, { onDone: r })));
+    started(new Promise((r) => splice(sock, stream, { onDone: r })));
   });
-  return { sp, publicPort, relaySockets, agentStreams, done };
+  return { sp, publicPort, relaySockets, agentStream, done, spliced };
 }
 
-function customer(port: number): net.Socket {
-  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true });
-  c.on('error', () => {}); // teardown resets the tunnel under it
-  t.teardown(() => c.destroy());
-  return c;
-}
+/** A customer of the public listener; teardown resets the tunnel under it. */
+const customer = (t: Test, port: number): net.Socket => dial(t, port, { allowHalfOpen: true, noDelay: true });
 
 function readAll(sock: net.Socket): Promise<{ hash: string; bytes: number; error?: Error }> {
   const h = createHash('sha256');
@@ -70,29 +62,29 @@ function readAll(sock: net.Socket): Promise<{ hash: string; bytes: number; error
 }
 
 t.test('echo through splice: exact bytes both ways, clean close on all four sockets', async (t) => {
-  const targetPort = await listen(t, (s) => s.pipe(s));
+  const targetPort = await serve(t, (s) => s.pipe(s));
   const tu = await tunnel(t, targetPort);
   const body = randomBytes(6 * 1024 * 1024 + 3);
-  const c = customer(tu.publicPort);
+  const c = customer(t, tu.publicPort);
   const got = readAll(c);
   c.end(body);
   const r = await got;
   t.equal(r.error, undefined);
   t.equal(r.hash, sha256(body));
-  await until(() => tu.done.length === 2);
+  await tu.spliced;
   t.same(await Promise.all(tu.done), [undefined, undefined], 'both splices finished without error');
   t.equal(tu.sp.client.streamCount + tu.sp.server.streamCount, 0);
 });
 
 t.test('half-close through splice: the reply comes after the request ends', async (t) => {
-  const targetPort = await listen(t, (s) => {
+  const targetPort = await serve(t, (s) => {
     const h = createHash('sha256');
     s.on('data', (c) => h.update(c));
     s.on('end', () => s.end(`sha256=${h.digest('hex')}`)); // reply only after the client's FIN
   });
   const tu = await tunnel(t, targetPort);
   const request = randomBytes(900_000);
-  const c = customer(tu.publicPort);
+  const c = customer(t, tu.publicPort);
   let reply = '';
   c.on('data', (d) => (reply += d));
   c.end(request);
@@ -102,12 +94,12 @@ t.test('half-close through splice: the reply comes after the request ends', asyn
 
 t.test("a target that stops reading pushes back to the customer's TCP sender", async (t) => {
   let targetSock: net.Socket | undefined;
-  const targetPort = await listen(t, (s) => {
+  const targetPort = await serve(t, (s) => {
     targetSock = s;
     s.pause(); // never reads
   });
   const tu = await tunnel(t, targetPort);
-  const c = customer(tu.publicPort);
+  const c = customer(t, tu.publicPort);
   const chunk = randomBytes(1024 * 1024);
   const sent = createHash('sha256');
   let written = 0;
@@ -123,9 +115,13 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
   write();
   // Steady state: the target's kernel buffers are full, the agent holds a full window, the
   // relay's credit is spent and its socket paused, the customer's writes back up.
-  // (white box: _credit is the credit the relay has left on this stream)
-  await until(() => tu.agentStreams.length === 1 && tu.agentStreams[0]._credit === 0 && tu.relaySockets[0].isPaused());
-  const window = tu.agentStreams[0].receiveWindow;
+  // (white box: _credit is the credit the relay has left on this stream). Each round trip (a PING
+  // and its PONG) is an event after which the data sent before it has arrived; once the credit is
+  // spent nothing resumes the relay's socket, so the pause it comes to is the one that lasts.
+  const agentStream = await tu.agentStream;
+  while (agentStream._credit > 0) await tu.sp.client.ping();
+  if (!tu.relaySockets[0].isPaused()) await once(tu.relaySockets[0], 'pause');
+  const window = agentStream.receiveWindow;
   t.ok(window <= tu.sp.server.config.maxStreamWindow, `window ${window} within maxStreamWindow`);
   const relayRead = tu.relaySockets[0].bytesRead;
   await tu.sp.client.ping();
@@ -136,7 +132,7 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
   t.ok(more <= tu.relaySockets[0].readableHighWaterMark, `and reads at most one more buffer (${more} bytes)`);
   t.ok(c.writableLength > 0, 'the customer has unsent data: its TCP sender is held back');
   t.ok(relayRead < 64 * 1024 * 1024, `the relay took ${(relayRead / 1048576).toFixed(1)} MiB of the ${(written / 1048576).toFixed(0)} MiB written`);
-  t.ok(tu.agentStreams[0].readableLength <= window, `the agent holds ${tu.agentStreams[0].readableLength} bytes, at most its window`);
+  t.ok(agentStream.readableLength <= window, `the agent holds ${agentStream.readableLength} bytes, at most its window`);
   // Now the target reads: everything the customer wrote arrives, in order, then its FIN.
   stopped = true;
   c.end();
@@ -160,7 +156,7 @@ t.test('a target that cannot be reached resets the customer connection', async (
   const deadPort = (probe.address() as net.AddressInfo).port;
   probe.close();
   const tu2 = await tunnel(t, deadPort);
-  const c = customer(tu2.publicPort);
+  const c = customer(t, tu2.publicPort);
   const r = readAll(c);
   c.write('hello');
   const res = await r;
@@ -169,7 +165,7 @@ t.test('a target that cannot be reached resets the customer connection', async (
 
 t.test('splice insists on allowHalfOpen', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const s = new net.Socket({ allowHalfOpen: false });
   t.throws(() => splice(s, sp.client.openStream({ tunnelId: 'x' })), TypeError);
 });

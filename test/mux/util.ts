@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { pino, type Logger } from 'pino';
 import { channelPair, type ChannelPair } from '../../support/index.js';
-import { Session, type MuxConfig, type MuxError, type Stream } from '../../src/mux/index.js';
+import { Session, type MuxConfig, type MuxError, type SendBudget, type Stream } from '../../src/mux/index.js';
 
 export interface SessionPair {
   pair: ChannelPair;
@@ -13,9 +12,9 @@ export interface SessionPair {
   close(): void;
 }
 
-export async function sessionPair(config: Partial<MuxConfig> = {}, serverConfig: Partial<MuxConfig> = config): Promise<SessionPair> {
+export async function sessionPair(config: Partial<MuxConfig> = {}, serverConfig: Partial<MuxConfig> = config, clientBudget?: SendBudget): Promise<SessionPair> {
   const pair = await channelPair();
-  const client = new Session(pair.a, { role: 'client', config });
+  const client = new Session(pair.a, { role: 'client', config, sendBudget: clientBudget });
   const server = new Session(pair.b, { role: 'server', config: serverConfig });
   const clientClosed = new Promise<MuxError | undefined>((r) => (client.onClose = r));
   const serverClosed = new Promise<MuxError | undefined>((r) => (server.onClose = r));
@@ -31,13 +30,6 @@ export async function sessionPair(config: Partial<MuxConfig> = {}, serverConfig:
       pair.close();
     },
   };
-}
-
-/** A pino logger whose JSON lines land in `lines`. */
-export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  return { logger, lines };
 }
 
 export interface Received {
@@ -82,13 +74,4 @@ export function pump(stream: Stream, data: Buffer, chunk = 64 * 1024, end = true
     stream.onDrain = go;
     go();
   });
-}
-
-export function sha256(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** Resolves once `cond()` holds, checking after each event-loop turn (bounded by the test timeout). */
-export async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 2));
 }

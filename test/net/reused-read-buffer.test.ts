@@ -4,16 +4,17 @@ import t, { type Test } from 'tap';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { createReusedBufferSocket, readsIntoReusedBuffer, setBytesHandler } from '../../src/net/reused-read-buffer.js';
+import { listen } from '../helpers/net.js';
 
 async function pair(t: Test, size: number): Promise<{ client: Socket; server: Socket }> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listen(server, t);
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
   const client = createReusedBufferSocket(size, { allowHalfOpen: true });
-  client.connect((server.address() as { port: number }).port, '127.0.0.1');
-  const [peer] = (await once(server, 'connection')) as [Socket];
+  client.connect(port, '127.0.0.1');
+  t.teardown(() => { client.destroy(); });
+  const [peer] = await accepted;
   await once(client, 'connect');
-  t.teardown(() => { client.destroy(); peer.destroy(); server.close(); });
   return { client, server: peer };
 }
 

@@ -4,6 +4,7 @@ import { RelayServer } from '../../src/relay/index.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/log.js';
 import { parseHostPort } from '../../src/net/address.js';
+import { untilClosed } from '../helpers/net.js';
 
 async function adminOf(t: { teardown: (fn: () => unknown) => void }, adminTimeoutMs?: number): Promise<{ host: string; port: number }> {
   const relay = new RelayServer({
@@ -13,14 +14,6 @@ async function adminOf(t: { teardown: (fn: () => unknown) => void }, adminTimeou
   await relay.start();
   t.teardown(() => relay.close());
   return parseHostPort(relay.addresses.admin!);
-}
-
-/** Everything the admin listener sends on a raw connection until it closes it. */
-function untilClosed(s: net.Socket): Promise<string> {
-  let got = '';
-  s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
-  s.on('error', () => {});
-  return new Promise((resolve) => s.once('close', () => resolve(got)));
 }
 
 t.test('a fresh relay shows every counter at 0', async (t) => {
@@ -35,12 +28,12 @@ t.test('a fresh relay shows every counter at 0', async (t) => {
 t.test('a connection that sends nothing is closed at the admin deadline', { timeout: 20_000 }, async (t) => {
   const admin = await adminOf(t, 300);
   const s = net.connect(admin.port, admin.host);
-  t.match(await untilClosed(s), /^(HTTP\/1\.1 408 [^]*)?$/, 'closed (with at most a 408)');
+  t.match((await untilClosed(s)).data.toString('latin1'), /^(HTTP\/1\.1 408 [^]*)?$/, 'closed (with at most a 408)');
 });
 
 t.test('a request that never finishes gets 408 at the admin deadline', { timeout: 20_000 }, async (t) => {
   const admin = await adminOf(t, 300);
   const s = net.connect(admin.port, admin.host);
   s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // the blank line never comes
-  t.match(await untilClosed(s), /^HTTP\/1\.1 408 /);
+  t.match((await untilClosed(s)).data.toString('latin1'), /^HTTP\/1\.1 408 /);
 });

@@ -2,10 +2,10 @@ import t from 'tap';
 import { RelayServer } from '../../src/relay/index.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { rawAgent } from '../helpers/raw-agent.js';
-import { captureLogger } from '../helpers/noise.js';
+import { captureLogger } from '../helpers/log.js';
 
 t.test('an agent that opens 1000 streams costs a few log lines, not 1000', async (t) => {
-  const { logger, lines } = captureLogger();
+  const { logger, lines, waitEvent } = captureLogger();
   const relay = new RelayServer({
     staticKey: generateKeyPair(), tlsListen: null, agentListen: { host: '127.0.0.1', port: 0 }, adminListen: null,
     tcpPorts: null, allowAnyAgent: true, grants: [], logger,
@@ -20,10 +20,7 @@ t.test('an agent that opens 1000 streams costs a few log lines, not 1000', async
   await Promise.all(resets);
   await a.session.ping(); // the session is still fine
   a.session.destroy();
-  await new Promise<void>((resolve) => {
-    const check = (): void => { if (lines.some((l) => l.event === 'agent.disconnected')) resolve(); else setImmediate(check); };
-    check();
-  });
+  await waitEvent('agent.disconnected');
   const said = lines.filter((l) => l.event === 'agent.unexpected_stream').length;
   const summary = lines.find((l) => l.event === 'log.suppressed' && l.of === 'agent.unexpected_stream');
   t.ok(said <= 10, `${said} lines`);

@@ -2,26 +2,26 @@ import t from 'tap';
 import { RelayServer } from '../../src/relay/index.js';
 import { generateKeyPair, encodeKey } from '../../src/crypto/keys.js';
 import { rawAgent } from '../helpers/raw-agent.js';
-import { captureLogger } from '../helpers/noise.js';
+import { captureLogger } from '../helpers/log.js';
 
 async function relayWith(t: { teardown: (fn: () => unknown) => void }, opts: Partial<ConstructorParameters<typeof RelayServer>[0]>) {
-  const { logger, lines } = captureLogger();
+  const log = captureLogger();
   const relay = new RelayServer({
     staticKey: generateKeyPair(), tlsListen: null, agentListen: { host: '127.0.0.1', port: 0 }, adminListen: null,
-    tcpPorts: null, allowAnyAgent: false, grants: [], unknownAgentTimeoutMs: 60_000, logger, ...opts,
+    tcpPorts: null, allowAnyAgent: false, grants: [], unknownAgentTimeoutMs: 60_000, logger: log.logger, ...opts,
   });
   await relay.start();
   t.teardown(() => relay.close());
-  return { relay, lines };
+  return { relay, lines: log.lines, waitEvent: log.waitEvent };
 }
 
 t.test('sessions of unknown keys are capped: one more is closed at once', async (t) => {
-  const { relay, lines } = await relayWith(t, { maxUnknownAgentSessions: 2 });
+  const { relay, waitEvent } = await relayWith(t, { maxUnknownAgentSessions: 2 });
   const held = [await rawAgent(relay.addresses.agent, relay.publicKey), await rawAgent(relay.addresses.agent, relay.publicKey)];
   const third = await rawAgent(relay.addresses.agent, relay.publicKey);
   await third.closed;
-  const refused = lines.find((l) => l.event === 'agent.refused');
-  t.equal(refused?.reason, 'too_many_unknown');
+  const refused = await waitEvent('agent.refused');
+  t.equal(refused.reason, 'too_many_unknown');
   t.equal(held.filter((a) => !a.session.isClosed).length, 2, 'the first two still hold their sessions');
 });
 
@@ -36,9 +36,9 @@ t.test('a known key still gets in while unknown keys fill their cap', async (t) 
 });
 
 t.test('--allow-any-agent: the total cap holds', async (t) => {
-  const { relay, lines } = await relayWith(t, { allowAnyAgent: true, maxAgentSessions: 1 });
+  const { relay, waitEvent } = await relayWith(t, { allowAnyAgent: true, maxAgentSessions: 1 });
   await rawAgent(relay.addresses.agent, relay.publicKey);
   const second = await rawAgent(relay.addresses.agent, relay.publicKey);
   await second.closed;
-  t.equal(lines.find((l) => l.event === 'agent.refused')?.reason, 'too_many_sessions');
+  t.equal((await waitEvent('agent.refused')).reason, 'too_many_sessions');
 });

@@ -1,41 +1,26 @@
 // readClientHello over real loopback sockets, with a real TLS client where one fits.
 import t, { type Test } from 'tap';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
 import { readClientHello, SniError, unrecognizedNameAlert } from '../../src/sni/index.js';
 import { loadFixture } from './helpers.js';
+import { dial, listen } from '../helpers/net.js';
 
 /** A loopback server whose accepted sockets are handed out one by one. */
-async function listen(t: Test): Promise<{ port: number; accepted: () => Promise<Socket> }> {
+async function server(t: Test): Promise<{ port: number; accepted: () => Promise<Socket> }> {
   const queue: Socket[] = [];
-  const server: Server = createServer({ allowHalfOpen: true }, (s) => {
+  const srv = createServer({ allowHalfOpen: true }, (s) => {
     s.setNoDelay(true);
     queue.push(s);
-    server.emit('queued');
+    srv.emit('queued');
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const sockets: Socket[] = [];
-  t.teardown(async () => {
-    for (const s of sockets) s.destroy();
-    server.close();
-    await once(server, 'close');
-  });
+  const port = await listen(srv, t);
   const accepted = async () => {
-    while (queue.length === 0) await once(server, 'queued');
-    const s = queue.shift()!;
-    sockets.push(s);
-    return s;
+    while (queue.length === 0) await once(srv, 'queued');
+    return queue.shift()!;
   };
-  return { port: (server.address() as { port: number }).port, accepted };
-}
-
-function dial(t: Test, port: number): Socket {
-  const c = connect({ port, host: '127.0.0.1', noDelay: true });
-  c.on('error', () => {});
-  t.teardown(() => c.destroy());
-  return c;
+  return { port, accepted };
 }
 
 const EVENTS = ['data', 'end', 'close', 'error'] as const;
@@ -43,10 +28,10 @@ const listenerCounts = (s: Socket) => EVENTS.map((e) => s.listenerCount(e));
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 t.test('reads a hello sent in pieces, then the caller gets the rest', async (t) => {
-  const { port, accepted } = await listen(t);
+  const { port, accepted } = await server(t);
   const hello = loadFixture('chromium.hex');
   const tail = Buffer.from('bytes after the hello');
-  const c = dial(t, port);
+  const c = dial(t, port, { noDelay: true });
   await once(c, 'connect');
   c.write(hello.subarray(0, 5));
   c.write(hello.subarray(5, 700));
@@ -71,7 +56,7 @@ t.test('reads a hello sent in pieces, then the caller gets the rest', async (t) 
 });
 
 t.test('a real TLS client: its name is read, and it understands the unrecognized_name alert', async (t) => {
-  const { port, accepted } = await listen(t);
+  const { port, accepted } = await server(t);
   const client = tlsConnect({ host: '127.0.0.1', port, servername: 'Real.Example.com', ALPNProtocols: ['h2', 'http/1.1'] });
   t.teardown(() => client.destroy());
   const clientError = once(client, 'error');
@@ -85,8 +70,8 @@ t.test('a real TLS client: its name is read, and it understands the unrecognized
 });
 
 t.test('TIMEOUT when the hello stalls; listeners and timer gone', async (t) => {
-  const { port, accepted } = await listen(t);
-  const c = dial(t, port);
+  const { port, accepted } = await server(t);
+  const c = dial(t, port, { noDelay: true });
   await once(c, 'connect');
   c.write(loadFixture('curl.hex').subarray(0, 100));
   const s = await accepted();
@@ -101,8 +86,8 @@ t.test('TIMEOUT when the hello stalls; listeners and timer gone', async (t) => {
 });
 
 t.test('NOT_TLS for plain HTTP on the TLS port', async (t) => {
-  const { port, accepted } = await listen(t);
-  const c = dial(t, port);
+  const { port, accepted } = await server(t);
+  const c = dial(t, port, { noDelay: true });
   c.write('GET / HTTP/1.1\r\nHost: example.com\r\n\r\n');
   const s = await accepted();
   const before = listenerCounts(s);
@@ -113,13 +98,13 @@ t.test('NOT_TLS for plain HTTP on the TLS port', async (t) => {
 });
 
 t.test('MALFORMED when the peer ends mid-hello; TOO_LARGE from the socket too', async (t) => {
-  const { port, accepted } = await listen(t);
-  const c = dial(t, port);
+  const { port, accepted } = await server(t);
+  const c = dial(t, port, { noDelay: true });
   c.end(loadFixture('node.hex').subarray(0, 50));
   const s = await accepted();
   await t.rejects(readClientHello(s), { code: 'MALFORMED' });
 
-  const c2 = dial(t, port);
+  const c2 = dial(t, port, { noDelay: true });
   c2.write(loadFixture('chromium.hex'));
   const s2 = await accepted();
   await t.rejects(readClientHello(s2, { maxBytes: 1024 }), { code: 'TOO_LARGE' });
