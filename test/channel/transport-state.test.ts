@@ -178,7 +178,7 @@ t.test('a flood of rekey markers ends the state: two in a row, or more than the 
     t.equal(codeOf(() => b.decrypt(message(aSend))), 'BAD_MESSAGE', 'and the state is over');
   }
   {
-    let now = 0;
+    const now = 0;
     const { b, aSend } = pair({}, () => now);
     let followed = 0;
     const code = codeOf(() => { for (;;) { b.decrypt(marker(aSend)); followed++; b.decrypt(message(aSend)); } });

@@ -19,7 +19,7 @@ async function settle(): Promise<void> {
 
 t.test('a stalled reader stops only its own stream, memory stays within the windows', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const pool = randomBytes(16 * 1024 * 1024);
   let stalledServer: Stream | undefined;
   const others: Array<Promise<string>> = [];
@@ -45,12 +45,13 @@ t.test('a stalled reader stops only its own stream, memory stays within the wind
 
   // Meanwhile 8 other streams move 16 MB each.
   const clients = [];
+  const pumps: Array<Promise<void>> = [];
   for (let i = 0; i < 8; i++) {
     const c = sp.client.openStream({ tunnelId: `other-${i}` });
     clients.push(drain(c));
-    pump(c, pool);
+    pumps.push(pump(c, pool));
   }
-  await Promise.all(clients);
+  await Promise.all([...clients, ...pumps]);
   const hashes = await Promise.all(others);
   t.same(hashes, new Array(8).fill(sha256(pool)), 'the other streams completed with exact bytes');
 
@@ -79,7 +80,7 @@ t.test('a stalled reader stops only its own stream, memory stays within the wind
 
 t.test('a hostile writer of tiny frames cannot pin whole messages', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   let server: Stream | undefined;
   let bigDone: Promise<unknown> | undefined;
   sp.server.onStream = (s) => {

@@ -7,20 +7,22 @@ import { drain, pump, sessionPair, type Received } from './util.js';
 
 async function transferThenCut(t: Test, cut: (sp: Awaited<ReturnType<typeof sessionPair>>) => void) {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const big = randomBytes(8 * 1024 * 1024); // far more than can cross before the cut
+  // The writers never finish: the cut stops them midway, so what their pumps promise never comes
+  // (they are not awaited; the streams' ends are).
   const serverSides: Promise<Received>[] = [];
   const accepted: Stream[] = [];
   sp.server.onStream = (s) => {
     accepted.push(s);
     serverSides.push(drain(s));
-    pump(s, big);
+    void pump(s, big);
   };
   const clientSides: Promise<Received>[] = [];
   for (let i = 0; i < 20; i++) {
     const c = sp.client.openStream({ tunnelId: `cut-${i}` });
     clientSides.push(drain(c));
-    pump(c, big);
+    void pump(c, big);
   }
   // Cut once every stream has moved data both ways.
   while (accepted.length < 20 || accepted.some((s) => s.bytesRead === 0)) await sp.client.ping();

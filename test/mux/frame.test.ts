@@ -58,7 +58,7 @@ const streamFrameArb = fc.oneof(
   fc.record({ kind: fc.constant('empty' as const), type: fc.constantFrom(FrameType.FIN, FrameType.CLOSE), streamId: fc.integer({ min: 0, max: 0xffffffff }) }),
 );
 
-t.test('DATA, OPEN, u32 and empty frames are laid out as the oracle lays them out', async (t) => {
+t.test('DATA, OPEN, u32 and empty frames are laid out as the oracle lays them out', async () => {
   fc.assert(
     fc.property(fc.array(streamFrameArb, { maxLength: 12 }), (frames) => {
       const packer = new FramePacker(65519);

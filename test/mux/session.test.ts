@@ -1,12 +1,12 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { MuxError, ResetCode, type Stream } from '../../src/mux/index.js';
+import { ResetCode, type MuxError, type Stream } from '../../src/mux/index.js';
 import { drain, pump, sessionPair } from './util.js';
 import { sha256 } from '../helpers/net.js';
 
 t.test('open carries metadata and first data; echo both ways', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const first = Buffer.from('ClientHello bytes');
   let serverSide: Stream | undefined;
   sp.server.onStream = (s) => {
@@ -32,12 +32,12 @@ t.test('open carries metadata and first data; echo both ways', async (t) => {
 
 t.test('server-opened streams use even ids and work the same', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const body = randomBytes(500_000);
-  const received = new Promise<string>((resolve) => {
+  const received = new Promise<string>((resolve, reject) => {
     sp.client.onStream = (s) => {
       t.same(s.meta, { tunnelId: 'back' });
-      drain(s, () => s.end()).then((r) => resolve(r.hash));
+      drain(s, () => s.end()).then((r) => resolve(r.hash), reject);
     };
   });
   const s = sp.server.openStream({ tunnelId: 'back' });
@@ -50,21 +50,23 @@ t.test('server-opened streams use even ids and work the same', async (t) => {
 
 t.test('half-close: the reply follows the request end, both sides get exact bytes', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const request = randomBytes(700_000);
   const reply = randomBytes(1_300_000);
-  const serverDone = new Promise<{ hash: string; ended: boolean; error?: Error }>((resolve) => {
+  let replied: Promise<void> | undefined;
+  const serverDone = new Promise<{ hash: string; ended: boolean; error?: Error }>((resolve, reject) => {
     sp.server.onStream = (s) => {
       drain(s, () => {
         // The client finished writing; we can still answer.
-        pump(s, reply);
-      }).then(resolve);
+        replied = pump(s, reply);
+      }).then(resolve, reject);
     };
   });
   const c = sp.client.openStream({ tunnelId: 'hc' });
   const clientDone = drain(c);
   await pump(c, request);
   const [sr, cr] = await Promise.all([serverDone, clientDone]);
+  await replied;
   t.equal(sr.hash, sha256(request));
   t.ok(sr.ended);
   t.equal(sr.error, undefined);
@@ -75,7 +77,7 @@ t.test('half-close: the reply follows the request end, both sides get exact byte
 
 t.test('reset reaches the peer with its code; the stream is freed', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const got = new Promise<Error | undefined>((resolve) => {
     sp.server.onStream = (s) => {
       s.onData = () => s.reset(ResetCode.CONNECT_FAILED);
@@ -94,7 +96,7 @@ t.test('reset reaches the peer with its code; the stream is freed', async (t) =>
 
 t.test('ping measures a round trip', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const rtt = await sp.client.ping();
   t.ok(rtt >= 0 && Number.isFinite(rtt));
   t.ok((await sp.server.ping()) >= 0);
@@ -102,7 +104,7 @@ t.test('ping measures a round trip', async (t) => {
 
 t.test('go-away: no new streams, existing ones go on', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   let peerStreams = 0;
   sp.server.onStream = (s) => {
     peerStreams++;
@@ -124,7 +126,7 @@ t.test('go-away: no new streams, existing ones go on', async (t) => {
 
 t.test('maxStreams: the peer refuses opens beyond its limit', async (t) => {
   const sp = await sessionPair({}, { maxStreams: 2 });
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   sp.server.onStream = () => {};
   const a = sp.client.openStream({ tunnelId: 'm' });
   const b = sp.client.openStream({ tunnelId: 'm' });
@@ -138,7 +140,7 @@ t.test('maxStreams: the peer refuses opens beyond its limit', async (t) => {
 
 t.test('local maxStreams and oversize metadata fail at open', async (t) => {
   const sp = await sessionPair({ maxStreams: 1, maxOpenMetadata: 32 });
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   sp.server.onStream = () => {};
   sp.client.openStream({ tunnelId: 'one' });
   const second = sp.client.openStream({ tunnelId: 'two' });
@@ -149,7 +151,7 @@ t.test('local maxStreams and oversize metadata fail at open', async (t) => {
 
 t.test('authenticated close ends both sessions cleanly; unfinished streams error', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const serverStream = new Promise<Stream>((r) => (sp.server.onStream = r));
   const c = sp.client.openStream({ tunnelId: 'c' }, Buffer.from('hi'));
   const s = await serverStream;
@@ -166,7 +168,7 @@ t.test('authenticated close ends both sessions cleanly; unfinished streams error
 
 t.test('a paused stream buffers within its window and delivers on resume', async (t) => {
   const sp = await sessionPair();
-  t.teardown(sp.close);
+  t.teardown(() => sp.close());
   const serverStream = new Promise<Stream>((r) => (sp.server.onStream = (s) => (s.pause(), r(s))));
   const body = randomBytes(1024 * 1024);
   const c = sp.client.openStream({ tunnelId: 'p' });

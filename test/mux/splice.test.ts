@@ -86,7 +86,7 @@ t.test('half-close through splice: the reply comes after the request ends', asyn
   const request = randomBytes(900_000);
   const c = customer(t, tu.publicPort);
   let reply = '';
-  c.on('data', (d) => (reply += d));
+  c.on('data', (d: Buffer) => (reply += d.toString()));
   c.end(request);
   await once(c, 'end');
   t.equal(reply, `sha256=${sha256(request)}`);
