@@ -15,7 +15,7 @@ export interface AgentFileConfig {
 
 const SETTINGS = ['relay', 'relay_key', 'key', 'cipher', 'tls', 'tcp', 'max_local_conns', 'dial_rate', 'idle_timeout_ms', 'dial_timeout_ms', 'max_queued_bytes'] as const;
 
-export function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
+function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
   const r = new TableReader(parseTomlTable(text, source), source);
   r.onlyKeys(SETTINGS);
   return {

@@ -2,6 +2,6 @@
  * The private side: dials out to a relay, registers its tunnels, and for every stream dials the
  * local target its own configuration names for that tunnel, never one the relay names.
  */
-export { AgentClient, type AgentOptions } from './client.js';
-export { loadAgentConfig, parseAgentConfig, type AgentFileConfig } from './config.js';
-export { parseTcpSpec, parseTlsSpec, TunnelSpecError, type TunnelSpec } from './tunnels.js';
+export { AgentClient } from './client.js';
+export { loadAgentConfig, type AgentFileConfig } from './config.js';
+export { parseTcpSpec, parseTlsSpec } from './tunnels.js';

@@ -106,7 +106,7 @@ export async function connRate(route: Route, concurrency: number, seconds: numbe
 }
 
 /** Resident set size of a process, in KiB (Linux /proc). */
-export function rssKiB(pid: number): number {
+function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }

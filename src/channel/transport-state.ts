@@ -13,8 +13,8 @@ const DEFAULT_REKEY_MS = 120_000;
  * Rekeys a peer may signal: a burst, then one a second. Each costs a key derivation, and an
  * honest peer rekeys every 2^20 messages or 120 s: markers beyond this are a flood, not a policy.
  */
-export const PEER_REKEY_BURST = 64;
-export const PEER_REKEYS_PER_SECOND = 1;
+const PEER_REKEY_BURST = 64;
+const PEER_REKEYS_PER_SECOND = 1;
 const EMPTY = new Uint8Array(0);
 
 /** When the sending direction rekeys (Noise §11.3 leaves the policy to the application). */

@@ -179,7 +179,7 @@ function fmt(n: number | null): string {
 }
 
 /** figure | tunnel | direct | ratio (tunnel / direct) */
-export function table(rows: Row[], cipher: string): string {
+function table(rows: Row[], cipher: string): string {
   const head = ['figure', 'unit', `tunnel (${cipher})`, 'direct', 'tunnel/direct'];
   const body = rows.map((r) => [r.figure, r.unit, fmt(r.tunnel), fmt(r.direct), r.direct ? (r.tunnel / r.direct).toFixed(2) : '–']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
  * first). `--no-parallel-marking` and `--single-threaded-gc` are left out: V8 aborts when they
  * change after its heap exists. `RELAY_GC=concurrent` keeps V8's defaults.
  */
-export const SERIAL_GC_FLAGS = [
+const SERIAL_GC_FLAGS = [
   '--no-concurrent-marking',
   '--no-concurrent-sweeping',
   '--no-parallel-scavenge',

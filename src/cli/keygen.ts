@@ -14,7 +14,7 @@ function fail(err: unknown, command: string): never {
  * overwritten) and the public key is the only line on stdout; without it, the private key line
  * goes to stdout and the public key to stderr, so `relay keygen > key` keeps only the secret.
  */
-export function keygen(opts: { out?: string }): void {
+function keygen(opts: { out?: string }): void {
   try {
     if (opts.out !== undefined) {
       const kp = writePrivateKeyFile(opts.out);
@@ -30,7 +30,7 @@ export function keygen(opts: { out?: string }): void {
 }
 
 /** `relay pubkey FILE`: prints the public key of a private key file. */
-export function pubkey(file: string): void {
+function pubkey(file: string): void {
   try {
     process.stdout.write(`${encodeKey(readPrivateKeyFile(file).publicKey)}\n`);
   } catch (err) {

@@ -11,7 +11,7 @@ export interface WarmupResult { bytes: number; ms: number }
 const plainServer = (handler: (s: Socket) => void): Server => net.createServer({ allowHalfOpen: true }, handler);
 
 /** Default bytes sent each way: enough for V8 to optimize the path (docs/performance.md, round 2). */
-export const DEFAULT_WARMUP_BYTES = 24 * 1024 * 1024;
+const DEFAULT_WARMUP_BYTES = 24 * 1024 * 1024;
 
 /**
  * Sends `bytes` each way through the whole splice path before the process takes traffic:

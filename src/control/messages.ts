@@ -9,12 +9,10 @@ import { hostPatternProblem } from '../net/host-name.js';
  */
 export const CONTROL_TUNNEL_ID = '$control';
 /** Room for a register of 256 tunnels with 253-character names, and for its answer. */
-export const MAX_CONTROL_LINE = 256 * 1024;
+const MAX_CONTROL_LINE = 256 * 1024;
 export const MAX_TUNNELS_PER_AGENT = 256;
 /** Entries one register may list; those past MAX_TUNNELS_PER_AGENT are each refused, not the message. */
-export const MAX_REGISTER_ENTRIES = 4096;
-/** A tunnel id travels in every OPEN's metadata, whose length field is one byte. */
-export const MAX_TUNNEL_ID = 255;
+const MAX_REGISTER_ENTRIES = 4096;
 
 /** Why the relay refused a tunnel (docs/protocol.md "Error codes"). */
 export const TUNNEL_ERROR_CODES = ['UNAUTHORIZED_KEY', 'NOT_AUTHORIZED', 'IN_USE', 'DUPLICATE', 'TOO_MANY_TUNNELS', 'BAD_REQUEST', 'NO_TLS_LISTENER',
@@ -39,7 +37,7 @@ export interface RegisterMessage { t: 'register'; tunnels: TunnelRequest[] }
 export interface ParsedRegister { t: 'register'; tunnels: Array<TunnelRequest | TunnelRefusal> }
 export interface RegisteredMessage { t: 'registered'; tunnels: TunnelResult[] }
 
-const ID = /^[A-Za-z0-9_.:@*\-[\]]{1,255}$/; // 255: MAX_TUNNEL_ID
+const ID = /^[A-Za-z0-9_.:@*\-[\]]{1,255}$/; // 255: a tunnel id travels in every OPEN's metadata, whose length field is one byte
 
 function fail(why: string): never { throw new ControlError('CONTROL_PROTOCOL', `control message: ${why}`); }
 

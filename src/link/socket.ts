@@ -2,9 +2,9 @@ import net from 'node:net';
 import { createReusedBufferSocket } from '../net/reused-read-buffer.js';
 
 /** Socket write buffer at either end of the link: a few Noise messages (docs/performance.md). */
-export const LINK_WRITE_BUFFER = 256 * 1024;
+const LINK_WRITE_BUFFER = 256 * 1024;
 /** The agent's end reads into one buffer this big: several Noise messages a syscall. */
-export const LINK_READ_BUFFER = 256 * 1024;
+const LINK_READ_BUFFER = 256 * 1024;
 
 /**
  * The agent's end of the link, not yet connected: it reads into one buffer of its own, and its

@@ -1,7 +1,7 @@
 import type { MessageChannel } from '../channel/message-channel.js';
 import { LogLimiter, silentLogger, type Logger } from '../log.js';
 import { resolveMuxConfig, type MuxConfig } from './config.js';
-import { MuxError, type MuxErrorCode } from './errors.js';
+import { MuxError } from './errors.js';
 import { FrameType, GoAwayCode, HEADER_SIZE, INITIAL_WINDOW, ResetCode, encodeOpenMetadata, maxOpenMetadataSize, type OpenMetadata } from './frame.js';
 import { Keepalive } from './keepalive.js';
 import { ReceiveWindow } from './receive-window.js';
@@ -287,5 +287,3 @@ export class Session {
     this.keepalive.stop(err);
   }
 }
-
-export type { MuxErrorCode };

@@ -2,7 +2,7 @@ import { RelayError } from '../errors.js';
 
 export interface HostPort { host: string; port: number }
 
-export class AddressError extends RelayError<'BAD_ADDRESS'> {}
+class AddressError extends RelayError<'BAD_ADDRESS'> {}
 
 /**
  * Parses `HOST:PORT`, `[V6]:PORT` or `:PORT` (all interfaces). Port 0 is allowed where the OS picks.

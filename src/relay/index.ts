@@ -2,5 +2,5 @@
  * The public side: listeners for customers (TLS routed by SNI, TCP tunnel ports), for agents
  * (Noise) and for the operator (admin HTTP), and the registry of which agent serves what.
  */
-export { RelayServer, type RelayOptions } from './server.js';
-export { checkRelaySettings, loadRelayConfig, parseRelayConfig, type AgentGrant, type RelayFileConfig } from './config.js';
+export { RelayServer } from './server.js';
+export { checkRelaySettings, loadRelayConfig, type RelayFileConfig } from './config.js';

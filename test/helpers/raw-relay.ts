@@ -18,7 +18,7 @@ export interface RawRelay {
   nextSession(): Promise<RawRelaySession>;
 }
 
-export interface RawRelaySession {
+interface RawRelaySession {
   session: Session;
   control: Stream;
   register: Record<string, unknown>;
