@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { CipherState, getBackend } from '../src/crypto/index.js';
 import { FramePacker, FrameType, HEADER_SIZE, parseFrames, type FrameSink } from '../src/mux/frame.js';
-import { DEFAULT_MUX_CONFIG, Session, Stream, splice } from '../src/mux/index.js';
+import { DEFAULT_MUX_CONFIG, SendBudget, Session, Stream, splice } from '../src/mux/index.js';
 import type { StreamHost } from '../src/mux/stream.js';
 import { channelPair, oracleDecode, oracleEncode, plaintextChannelPair, type ChannelPair } from '../support/index.js';
 
@@ -104,7 +104,7 @@ async function shapeBench(time: number): Promise<Row[]> {
   let seen = 0;
   const config = { ...DEFAULT_MUX_CONFIG, initialStreamWindow: 1 << 30, maxStreamWindow: 1 << 30, streamWriteHighWaterMark: 1 << 30 };
   // A host whose schedule() refuses makes every write() ask for a turn: the costlier path.
-  const host: StreamHost = { config, schedule: () => false, windowUpdateDue: () => {}, consumed: () => {}, reset: () => {}, done: () => {} };
+  const host: StreamHost = { config, budget: new SendBudget(config.maxSessionQueued), schedule: () => false, windowUpdateDue: () => {}, consumed: () => {}, reset: () => {}, done: () => {} };
   const lean = new Stream(host, 1, { tunnelId: 'b' }, null);
   lean.onData = (c) => (seen += c.length);
   const duplex = new Duplex({ allowHalfOpen: true, read() {}, write(_c, _e, cb) { cb(); } });
@@ -118,6 +118,7 @@ async function shapeBench(time: number): Promise<Row[]> {
   bench.add('stream shape: lean write(), 16 KiB', () => {
     lean.write(chunk);
     lean['sendQueue'].clear(); // what the session's packer does, minus the copy (white box)
+    host.budget.release(chunk.length); // and the bytes leave the budget as they leave the queue
   });
   info.set('stream shape: Node Duplex write(), 16 KiB', { bytes: chunk.length });
   bench.add('stream shape: Node Duplex write(), 16 KiB', () => void duplex.write(chunk));
