@@ -19,10 +19,10 @@ export class FaultProxy {
   }
 
   static async start(t: Teardown, targetPort: number): Promise<FaultProxy> {
-    let proxy!: FaultProxy;
-    const server = net.createServer({ allowHalfOpen: true }, (a) => proxy.forward(a, targetPort));
+    const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    proxy = new FaultProxy(server, (server.address() as net.AddressInfo).port);
+    const proxy = new FaultProxy(server, (server.address() as net.AddressInfo).port);
+    server.on('connection', (a: net.Socket) => proxy.forward(a, targetPort));
     t.teardown(() => proxy.close());
     return proxy;
   }

@@ -2,4 +2,4 @@
 export { channelPair, plaintextChannelPair, type ChannelPair } from './channel-pair.js';
 export { oracleDecode, oracleEncode, oracleMeta, oracleOpenPayload, u32, type OracleFrame } from './frame-oracle.js';
 export { FaultProxy } from './fault-proxy.js';
-export { soak, type SoakOptions, type SoakSample } from './soak.js';
+export { soak } from './soak.js';

@@ -8,8 +8,8 @@ import { FaultProxy } from './fault-proxy.js';
 
 const BIN = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
 
-export interface SoakSample { second: number; relay: { rssMiB: number; fds: number }; agent: { rssMiB: number; fds: number }; shortConns: number; failures: number; slowBytes: number; reconnects: number }
-export interface SoakOptions { seconds: number; reconnectEveryMs?: number; sampleEveryMs?: number; onSample?: (s: SoakSample) => void }
+interface SoakSample { second: number; relay: { rssMiB: number; fds: number }; agent: { rssMiB: number; fds: number }; shortConns: number; failures: number; slowBytes: number; reconnects: number }
+interface SoakOptions { seconds: number; reconnectEveryMs?: number; sampleEveryMs?: number; onSample?: (s: SoakSample) => void }
 
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const fds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -20,7 +20,7 @@ function start(args: string[], home: string): { proc: ChildProcess; event: (name
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
     buf += d;
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       try { lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>); } catch { /* not JSON */ }

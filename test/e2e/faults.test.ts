@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { startDevRelay, startAgent, portOf, type RelayProcess } from '../helpers/proc.js';
 import { freePort, listen } from '../helpers/net.js';
-import { FaultProxy } from '../../support/fault-proxy.js';
+import { FaultProxy } from '../../support/index.js';
 
 async function linkThroughProxy(t: Test) {
   const echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
