@@ -6,13 +6,12 @@ import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { startDevRelay, startAgent, portOf, type RelayProcess } from '../helpers/proc.js';
-import { freePort, listen } from '../helpers/net.js';
+import { freePort, listen, sha256 } from '../helpers/net.js';
 import { FaultProxy } from '../../support/index.js';
 
 async function linkThroughProxy(t: Test) {
   const echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
-  const echoPort = await listen(echo);
-  t.teardown(() => echo.close());
+  const echoPort = await listen(echo, t);
   const tcpPort = await freePort();
   const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
   const proxy = await FaultProxy.start(t, portOf(ready.agent));
@@ -85,5 +84,5 @@ t.test('a slow link (50 ms each way): a 5 MB transfer arrives intact', { timeout
   c.write(payload);
   await once(c, 'close');
   t.equal(got, payload.length);
-  t.equal(h.digest('hex'), createHash('sha256').update(payload).digest('hex'), 'every byte, in order');
+  t.equal(h.digest('hex'), sha256(payload), 'every byte, in order');
 });

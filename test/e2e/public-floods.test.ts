@@ -46,8 +46,7 @@ async function legit(port: number, hello: Buffer | null): Promise<{ echoed: bool
 
 t.test('slowloris and idle floods: a legitimate client is still served', { timeout: 120_000 }, async (t) => {
   const echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
-  const echoPort = await listen(echo);
-  t.teardown(() => echo.close());
+  const echoPort = await listen(echo, t);
   const tcpPort = await freePort();
   const { relay, ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`]);
   const agent = startAgent(t, ready, ['--no-warmup', '--tcp', `${tcpPort}=127.0.0.1:${echoPort}`, '--tls', `${NAME}=127.0.0.1:${echoPort}`]);

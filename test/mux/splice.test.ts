@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { ResetCode, splice, type Stream } from '../../src/mux/index.js';
 import { sessionPair } from './util.js';
-import { dial, listen, sha256 } from '../helpers/net.js';
+import { dial, freePort, listen, sha256 } from '../helpers/net.js';
 
 /** A loopback listener (half-open allowed, no Nagle) whose sockets go to `onConn`; torn down with `t`. */
 const serve = (t: Test, onConn: (s: net.Socket) => void): Promise<number> =>
@@ -150,11 +150,7 @@ t.test("a target that stops reading pushes back to the customer's TCP sender", a
 });
 
 t.test('a target that cannot be reached resets the customer connection', async (t) => {
-  // A port with nothing listening.
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const deadPort = (probe.address() as net.AddressInfo).port;
-  probe.close();
+  const deadPort = await freePort(); // nothing listens there
   const tu2 = await tunnel(t, deadPort);
   const c = customer(t, tu2.publicPort);
   const r = readAll(c);
