@@ -6,8 +6,7 @@ import { SendBudget, Session, type MuxConfig, type Stream } from '../mux/index.j
 import { ResetCode } from '../mux/frame.js';
 import { MAX_TUNNELS_PER_AGENT, requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
 import { createLinkSocket, dialAndSplice } from '../link/index.js';
-import { formatHostPort, type HostPort } from '../net/address.js';
-import { TokenBucket } from '../net/token-bucket.js';
+import { formatHostPort, type HostPort, TokenBucket } from '../net/index.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { TunnelSpec } from './tunnels.js';
 

@@ -1,4 +1,4 @@
-import { TableReader, parseTomlTable, readConfigFile } from '../config/toml.js';
+import { TableReader, parseTomlTable, readConfigFile } from '../config/index.js';
 
 /**
  * The agent's TOML file: the same settings as its flags, tunnels written as the flags write them.

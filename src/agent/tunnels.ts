@@ -1,6 +1,5 @@
 import { RelayError } from '../errors.js';
-import { parseHostPort, type HostPort } from '../net/address.js';
-import { canonicalHostName, hostPatternProblem } from '../net/host-name.js';
+import { parseHostPort, type HostPort, canonicalHostName, hostPatternProblem } from '../net/index.js';
 
 export class TunnelSpecError extends RelayError<'BAD_TUNNEL'> {}
 

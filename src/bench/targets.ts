@@ -31,4 +31,3 @@ export async function startTargets(): Promise<Targets> {
   };
 }
 
-export { freePort } from '../net/free-port.js';

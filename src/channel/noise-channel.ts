@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { NoiseError } from '../crypto/errors.js';
 import { MAX_NOISE_MESSAGE } from '../crypto/handshake-state.js';
-import { readsIntoReusedBuffer, setBytesHandler } from '../net/reused-read-buffer.js';
+import { readsIntoReusedBuffer, setBytesHandler } from '../net/index.js';
 import { ChannelError } from './errors.js';
 import type { FrameReader } from './frame-reader.js';
 import type { MessageChannel } from './message-channel.js';

@@ -2,7 +2,7 @@ import { TAG_LEN } from '../crypto/backend.js';
 import type { CipherState } from '../crypto/cipher-state.js';
 import { NoiseError } from '../crypto/errors.js';
 import { MAX_NOISE_MESSAGE } from '../crypto/handshake-state.js';
-import { TokenBucket } from '../net/token-bucket.js';
+import { TokenBucket } from '../net/index.js';
 
 /** Largest plaintext of one transport message: 65535 − 16. */
 export const MAX_PLAINTEXT = MAX_NOISE_MESSAGE - TAG_LEN;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
 import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, type AgentFileConfig } from '../agent/index.js';
-import { parseHostPort } from '../net/address.js';
+import { parseHostPort } from '../net/index.js';
 import { intOption, stateDir } from './state.js';
 import { warmUpLogged } from './warmup.js';
 

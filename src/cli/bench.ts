@@ -4,10 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { startTargets, freePort, type Targets } from '../bench/targets.js';
-import { buildClientHello } from '../bench/client-hello.js';
-import { bulk, pingpong, connRate, idleMemory, type Route } from '../bench/measure.js';
-import { parseHostPort } from '../net/address.js';
+import { startTargets, type Targets, buildClientHello, bulk, pingpong, connRate, idleMemory, type Route } from '../bench/index.js';
+import { freePort, parseHostPort } from '../net/index.js';
 import { intOption } from './state.js';
 
 const SCENARIOS = ['bulk', 'latency', 'connrate', 'memory'] as const;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// The `relay` command: serve, agent, keygen and pubkey, bench.
 // First: GC flags must be set before the rest of the program allocates (gc-tuning.ts).
 import './gc-tuning.js';
 import { Command } from 'commander';

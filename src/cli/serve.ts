@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
 import { RelayServer, checkRelaySettings, loadRelayConfig, type RelayFileConfig } from '../relay/index.js';
-import { parseHostPort, parsePortRange } from '../net/address.js';
+import { parseHostPort, parsePortRange } from '../net/index.js';
 import { stateDir, intOption } from './state.js';
 import { warmUpLogged } from './warmup.js';
 

@@ -1,6 +1,6 @@
 import { RelayError } from '../errors.js';
 import { printable } from '../log.js';
-import { hostPatternProblem } from '../net/host-name.js';
+import { hostPatternProblem } from '../net/index.js';
 
 /**
  * The control conversation between agent and relay (docs/protocol.md "Control stream"): one

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { HostPort } from '../net/address.js';
+import type { HostPort } from '../net/index.js';
 import { ResetCode, splice, type SpliceOptions, type Stream } from '../mux/index.js';
 
 export interface DialOptions extends SpliceOptions {

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { createReusedBufferSocket } from '../net/reused-read-buffer.js';
+import { createReusedBufferSocket } from '../net/index.js';
 
 /** Socket write buffer at either end of the link: a few Noise messages (docs/performance.md). */
 const LINK_WRITE_BUFFER = 256 * 1024;

@@ -1,3 +1,4 @@
+/** The multiplex: many flow-controlled byte streams over one secure channel, and the splice that joins a stream to a socket. */
 export { Session } from './session.js';
 export { Stream } from './stream.js';
 export { splice, type SpliceOptions } from './splice.js';

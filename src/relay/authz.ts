@@ -1,5 +1,5 @@
 import type { AgentGrant } from './config.js';
-import { isWildcard } from '../net/host-name.js';
+import { isWildcard } from '../net/index.js';
 import { matchesPattern } from './router.js';
 
 /**

@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
-import { ConfigError, TableReader, parseTomlTable, readConfigFile } from '../config/toml.js';
+import { ConfigError, TableReader, parseTomlTable, readConfigFile } from '../config/index.js';
 import { decodeKey } from '../crypto/keys.js';
-import { canonicalHostName, isHostPattern } from '../net/host-name.js';
-import { parsePortRange, type PortRange } from '../net/address.js';
+import { canonicalHostName, isHostPattern, parsePortRange, type PortRange } from '../net/index.js';
 
 /** One `[[agents]]` entry: which key may claim which names and TCP ports. */
 export interface AgentGrant {

@@ -1,8 +1,7 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { MAX_TUNNELS_PER_AGENT, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';
-import { formatHostPort, type PortRange } from '../net/address.js';
-import { listen } from '../net/listen.js';
+import { formatHostPort, type PortRange, listen } from '../net/index.js';
 import { Authorizer } from './authz.js';
 import { Leases } from './leases.js';
 import { HostRouter, Pool } from './router.js';

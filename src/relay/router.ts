@@ -1,4 +1,4 @@
-import { isWildcard } from '../net/host-name.js';
+import { isWildcard } from '../net/index.js';
 
 /**
  * Host-name routing: exact names and wildcards (`*.example.com`, one or more labels in place of

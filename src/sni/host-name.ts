@@ -1,4 +1,4 @@
-import { MAX_HOST_NAME, hostNameProblem } from '../net/host-name.js';
+import { MAX_HOST_NAME, hostNameProblem } from '../net/index.js';
 import { SniError } from './errors.js';
 
 /**
