@@ -44,33 +44,16 @@ export const silentLogger: Logger = pino({ level: 'silent' });
  * bad frames thus costs a handful of log lines, not 100,000 synchronous writes.
  */
 export class LogLimiter {
-  private readonly kinds = new Map<string, { sent: number; dropped: number; level: 'info' | 'warn' }>();
+  /** Lines sent and dropped in this window, by event. */
+  private readonly kinds = new Map<string, { sent: number; dropped: number }>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly log: Logger, private readonly burst = 10, private readonly windowMs = 10_000) {}
 
   warn(obj: { event: string } & Record<string, unknown>, msg: string): void {
-    this.emit('warn', obj, msg);
-  }
-
-  info(obj: { event: string } & Record<string, unknown>, msg: string): void {
-    this.emit('info', obj, msg);
-  }
-
-  /** Reports what was dropped and starts a new window. */
-  flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    for (const [event, k] of this.kinds) {
-      if (k.dropped > 0) this.log[k.level]({ event: 'log.suppressed', of: event, count: k.dropped }, `${k.dropped} more ${event} lines suppressed`);
-    }
-    this.kinds.clear();
-  }
-
-  private emit(level: 'info' | 'warn', obj: { event: string } & Record<string, unknown>, msg: string): void {
     let k = this.kinds.get(obj.event);
     if (k === undefined) {
-      k = { sent: 0, dropped: 0, level };
+      k = { sent: 0, dropped: 0 };
       this.kinds.set(obj.event, k);
       if (this.timer === null) {
         this.timer = setTimeout(() => this.flush(), this.windowMs);
@@ -79,9 +62,19 @@ export class LogLimiter {
     }
     if (k.sent < this.burst) {
       k.sent++;
-      this.log[level](obj, msg);
+      this.log.warn(obj, msg);
     } else {
       k.dropped++;
     }
+  }
+
+  /** Reports what was dropped and starts a new window. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const [event, k] of this.kinds) {
+      if (k.dropped > 0) this.log.warn({ event: 'log.suppressed', of: event, count: k.dropped }, `${k.dropped} more ${event} lines suppressed`);
+    }
+    this.kinds.clear();
   }
 }

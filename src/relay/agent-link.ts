@@ -97,7 +97,6 @@ export class AgentLink {
   private onSession(agent: AgentSession): void {
     const { session } = agent;
     const log = this.log.child({ agent: agent.name });
-    const peerLog = new LogLimiter(log); // what this agent makes us say, bounded
     const refusal = this.overLimit(agent.authorized);
     if (refusal !== null) {
       this.opts.metrics.inc('relay_agent_sessions_refused_total', { reason: refusal });
@@ -106,6 +105,7 @@ export class AgentLink {
       return;
     }
     this.sessions.add(agent);
+    const peerLog = new LogLimiter(log); // what this agent makes us say, bounded
     log.info({ event: 'agent.connected', remote: agent.remote, cipher: agent.cipher, authorized: agent.authorized }, 'agent connected');
     let control = false;
     session.onStream = (stream) => {
