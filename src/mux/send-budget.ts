@@ -7,8 +7,9 @@ export interface BudgetWaiter {
  * Bytes queued for sending across every stream that shares this budget: one session's, or every
  * session of a relay or an agent, so that memory is bounded for the whole process and not only
  * per stream. Once `max` bytes are queued, `write()` reports backpressure (false) whatever the
- * stream's own queue holds; when the writer has sent the total down to half of `max`, the streams
- * that waited are drained (on the next turn, never from inside a flush). A stream overshoots by at
+ * stream's own queue holds; as soon as the writer has sent the total below `max`, the streams that
+ * waited are drained (on the next turn, never from inside a flush). Waking them only further down
+ * could strand them: streams that get no credit may hold the rest of the budget for good. A stream overshoots by at
  * most the one chunk it was writing, so the bound is `max` plus one chunk per writing stream.
  */
 export class SendBudget {
@@ -32,7 +33,7 @@ export class SendBudget {
   /** `n` queued bytes left (packed, or dropped with their stream). */
   release(n: number): void {
     this.queued -= n;
-    if (!this.notifying && this.waiting.size > 0 && this.queued <= this.max / 2) {
+    if (!this.notifying && this.waiting.size > 0 && this.queued < this.max) {
       this.notifying = true;
       setImmediate(notifyWaiting, this);
     }
@@ -50,7 +51,7 @@ export class SendBudget {
   _notify(): void {
     this.notifying = false;
     for (const w of this.waiting) {
-      if (this.queued > this.max / 2) return; // refilled meanwhile: the rest wait for the next release
+      if (this.spent) return; // refilled meanwhile: the rest wait for the next release
       this.waiting.delete(w);
       w._budgetFreed();
     }

@@ -46,7 +46,6 @@ export class Session {
 
   readonly config: MuxConfig;
   readonly role: 'client' | 'server';
-  readonly writeHighWaterMark: number;
 
   private readonly channel: MessageChannel;
   private readonly log: Logger;
@@ -65,7 +64,6 @@ export class Session {
   constructor(channel: MessageChannel, opts: SessionOptions) {
     this.config = resolveMuxConfig(opts.config);
     this.role = opts.role;
-    this.writeHighWaterMark = this.config.streamWriteHighWaterMark;
     this.log = opts.logger ?? silentLogger;
     this.peerLog = new LogLimiter(this.log);
     this.channel = channel;
