@@ -17,7 +17,11 @@ const PEER_REKEY_BURST = 64;
 const PEER_REKEYS_PER_SECOND = 1;
 const EMPTY = new Uint8Array(0);
 
-/** When the sending direction rekeys (Noise §11.3 leaves the policy to the application). */
+/**
+ * When the sending direction rekeys (Noise §11.3 leaves the policy to the application). The peer
+ * follows at most PEER_REKEY_BURST rekeys at once and PEER_REKEYS_PER_SECOND after that, so a
+ * policy that rekeys more often than once a second for long ends the channel at the peer.
+ */
 export interface RekeyPolicy {
   /** Rekey the sending direction after this many messages under one key. Default 2^20. */
   rekeyAfterMessages?: number;
