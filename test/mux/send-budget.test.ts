@@ -44,3 +44,21 @@ t.test('one budget shared by two sessions bounds them together', async (t) => {
   for (const s of streams) s.destroy();
   t.equal(budget.queued, 0, 'a reset stream gives its bytes back');
 });
+
+t.test('a stream waiting on the budget wakes as soon as there is room, while stalled streams hold most of it', { timeout: 20_000 }, async (t) => {
+  const budget = 900 * 1024;
+  const sp = await sessionPair({ maxSessionQueued: budget });
+  t.teardown(() => sp.close());
+  sp.server.onStream = (s) => { if (s.meta.tunnelId === 'live') s.onData = () => {}; else s.pause(); };
+  const stalled = fill(sp.client, 3);
+  await sp.client.ping(); // their first window has gone out; no more credit will come back
+  for (const s of stalled) while (s.write(CHUNK)) { /* until each holds its high-water mark */ }
+  const held = queued(stalled);
+  t.ok(held > budget / 2, `${(held / 1024).toFixed(0)} KiB held for good by stalled streams`);
+  const live = sp.client.openStream({ tunnelId: 'live' });
+  let wrote = 0;
+  while (live.write(CHUNK)) wrote += CHUNK.length;
+  t.ok(wrote < 256 * 1024, 'the live stream stopped at the budget, below its own high-water mark');
+  const heldWhenDrained = await new Promise<number>((resolve) => { live.onDrain = () => resolve(queued(stalled)); });
+  t.ok(heldWhenDrained > budget / 2, `it was drained while the stalled streams still held ${(heldWhenDrained / 1024).toFixed(0)} KiB (of ${(held / 1024).toFixed(0)})`);
+});
