@@ -4,7 +4,7 @@ import { connectChannel, type CipherName } from '../channel/index.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { SendBudget, Session, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';
-import { MAX_TUNNELS_PER_AGENT, requestRegister, type RegisteredMessage, type TunnelRequest } from '../control/index.js';
+import { MAX_TUNNELS_PER_AGENT, requestRegister, type TunnelRequest, type TunnelResult } from '../control/index.js';
 import { createLinkSocket, dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort, TokenBucket } from '../net/index.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -131,7 +131,8 @@ export class AgentClient {
       this.retry(err ?? new Error('relay closed the session'), where);
     };
     requestRegister(session, [...this.byId.values()].map((t) => this.request(t)), {
-      onResults: (msg) => this.onRegistered(msg),
+      onResults: (msg) => { if (this.onResults(msg.tunnels)) this.backoff.reset(); },
+      onUpdate: (msg) => { this.onResults(msg.tunnels); },
       onError: (e) => {
         this.log.warn({ event: 'control.error', err: e.message }, 'bad control message from relay');
         session.destroy(e);
@@ -140,13 +141,15 @@ export class AgentClient {
   }
 
   private request(t: TunnelSpec): TunnelRequest {
-    if (t.type === 'tls') return { id: t.id, type: 'tls', hostname: t.hostname };
-    return { id: t.id, type: 'tcp', port: t.port || this.gotPorts.get(t.id) || 0 };
+    const policy = { ...(t.allow?.length ? { allow: t.allow } : {}), ...(t.deny?.length ? { deny: t.deny } : {}) };
+    if (t.type === 'tls') return { id: t.id, type: 'tls', hostname: t.hostname, ...policy };
+    return { id: t.id, type: 'tcp', port: t.port || this.gotPorts.get(t.id) || 0, ...policy };
   }
 
-  private onRegistered(msg: RegisteredMessage): void {
+  /** The relay's word on tunnels (its answer, or a later update); true when any is live. */
+  private onResults(results: TunnelResult[]): boolean {
     let anyOk = false;
-    for (const r of msg.tunnels) {
+    for (const r of results) {
       const spec = this.byId.get(r.id);
       if (!spec) continue; // a result for a tunnel we never asked for: ignore it
       if (!r.ok) {
@@ -171,7 +174,7 @@ export class AgentClient {
         this.onTunnel({ id: r.id, ok: true, port: r.port });
       }
     }
-    if (anyOk) this.backoff.reset();
+    return anyOk;
   }
 
   /** A customer connection: dial this tunnel's own configured target, splice. */

@@ -5,8 +5,17 @@ export class TunnelSpecError extends RelayError<'BAD_TUNNEL'> {}
 
 /** One tunnel as the agent's own configuration names it: the only place the agent dials. */
 export type TunnelSpec = TlsTunnelSpec | TcpTunnelSpec;
-export interface TlsTunnelSpec { id: string; type: 'tls'; hostname: string; target: HostPort }
-export interface TcpTunnelSpec { id: string; type: 'tcp'; port: number; target: HostPort }
+export interface TlsTunnelSpec extends TunnelPolicy { id: string; type: 'tls'; hostname: string; target: HostPort }
+export interface TcpTunnelSpec extends TunnelPolicy { id: string; type: 'tcp'; port: number; target: HostPort }
+
+/** What the agent's owner sets per tunnel beyond where it goes. */
+export interface TunnelPolicy {
+  /** Address blocks (text, prefix written) the relay must admit clients from / refuse: they only narrow the relay's own. */
+  allow?: string[];
+  deny?: string[];
+  /** Write a PROXY protocol header of this version to the target before the stream's bytes. */
+  proxyProtocol?: 'v1' | 'v2';
+}
 
 /** `--tls NAME=HOST:PORT` */
 export function parseTlsSpec(text: string): TlsTunnelSpec {

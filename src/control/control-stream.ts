@@ -1,5 +1,5 @@
 import type { Stream } from '../mux/stream.js';
-import { LineDecoder, encodeLine, type RegisterMessage, type RegisteredMessage } from './messages.js';
+import { LineDecoder, encodeLine, type RegisterMessage, type RegisteredMessage, type UpdateMessage } from './messages.js';
 
 /**
  * Lines of JSON over one mux stream (docs/protocol.md "Control stream"). A bad line or an
@@ -26,7 +26,7 @@ export class ControlStream {
    * Sends one message; false (and nothing sent) once this side has ended the stream or the
    * stream is gone, so an answer that comes due late never throws "write after end".
    */
-  send(m: RegisterMessage | RegisteredMessage): boolean {
+  send(m: RegisterMessage | RegisteredMessage | UpdateMessage): boolean {
     if (this.ended || this.stream.destroyed) return false;
     this.stream.write(encodeLine(m));
     return true;

@@ -4,7 +4,7 @@ import { ControlError, parseRegister, type TunnelRefusal, type TunnelRequest, ty
 
 export interface RegisterAnswerOptions {
   /** Answers the session's one register, a result per requested tunnel. */
-  register: (tunnels: Array<TunnelRequest | TunnelRefusal>) => Promise<TunnelResult[]>;
+  register: (tunnels: Array<TunnelRequest | TunnelRefusal>, meta: number) => Promise<TunnelResult[]>;
   /** Half-close after the answer even if the agent keeps its side open (an unknown key learns why, then goes). */
   endAfterAnswer: boolean;
   /** A bad line, a second register, or a register that could not be answered: the owner ends the session. */
@@ -27,7 +27,7 @@ export function answerRegister(stream: Stream, opts: RegisterAnswerOptions): Con
     if (state !== 'waiting') throw new ControlError('CONTROL_PROTOCOL', 'control message: only one register per session');
     const msg = parseRegister(line);
     state = 'answering';
-    opts.register(msg.tunnels).then((results) => {
+    opts.register(msg.tunnels, msg.meta).then((results) => {
       state = 'answered';
       ctl.send({ t: 'registered', tunnels: results });
       if (opts.endAfterAnswer || peerEnded) ctl.end();

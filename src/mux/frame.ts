@@ -51,7 +51,15 @@ export interface OpenMetadata {
   clientAddress?: string;
   clientPort?: number;
   serverName?: string;
+  /** Layout 2: the address and port the client connected to (the relay's public side). */
+  serverAddress?: string;
+  serverPort?: number;
+  /** Layout 2: the protocols the client offered in its ClientHello's ALPN extension, in order. */
+  alpn?: string[];
 }
+
+/** ALPN bytes one OPEN may carry (RFC 7301 §3.1 allows 2^16 - 1; no client sends near this). */
+const MAX_META_ALPN = 1024;
 
 function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
   buf[off] = type;
@@ -63,8 +71,10 @@ function writeHeader(buf: Buffer, off: number, type: number, length: number, str
 }
 
 /**
- * Open metadata: u8 len + tunnel id, u8 len + client address (0 = absent), u16 client port
- * (0 = absent), u8 len + server name (0 = absent); strings UTF-8.
+ * Open metadata (docs/protocol.md "OPEN metadata"): u8 len + tunnel id, u8 len + client address
+ * (0 = absent), u16 client port (0 = absent), u8 len + server name (0 = absent); strings UTF-8.
+ * Layout 2 appends, when any of its fields is given: u8 len + server address, u16 server port,
+ * u16 len + ALPN protocol name list (RFC 7301 §3.1: u8 len + name, repeated).
  */
 export function encodeOpenMetadata(meta: OpenMetadata): Buffer {
   const tunnel = Buffer.from(meta.tunnelId, 'utf8');
@@ -73,8 +83,14 @@ export function encodeOpenMetadata(meta: OpenMetadata): Buffer {
   const port = meta.clientPort ?? 0;
   if (tunnel.length < 1 || tunnel.length > 255) throw new RangeError('tunnelId must be 1..255 bytes');
   if (addr.length > 255 || sni.length > 255) throw new RangeError('clientAddress and serverName must be at most 255 bytes');
-  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError('clientPort must be 0..65535');
-  const out = Buffer.allocUnsafe(1 + tunnel.length + 1 + addr.length + 2 + 1 + sni.length);
+  checkPort(port, 'clientPort');
+  const v2 = meta.serverAddress !== undefined || meta.serverPort !== undefined || meta.alpn !== undefined;
+  const srv = Buffer.from(meta.serverAddress ?? '', 'utf8');
+  const srvPort = meta.serverPort ?? 0;
+  const alpn = encodeAlpn(meta.alpn ?? []);
+  if (srv.length > 255) throw new RangeError('serverAddress must be at most 255 bytes');
+  checkPort(srvPort, 'serverPort');
+  const out = Buffer.allocUnsafe(1 + tunnel.length + 1 + addr.length + 2 + 1 + sni.length + (v2 ? 1 + srv.length + 2 + 2 + alpn.length : 0));
   let o = 0;
   out[o++] = tunnel.length;
   o += tunnel.copy(out, o);
@@ -83,8 +99,32 @@ export function encodeOpenMetadata(meta: OpenMetadata): Buffer {
   out.writeUInt16BE(port, o);
   o += 2;
   out[o++] = sni.length;
-  sni.copy(out, o);
+  o += sni.copy(out, o);
+  if (!v2) return out;
+  out[o++] = srv.length;
+  o += srv.copy(out, o);
+  out.writeUInt16BE(srvPort, o);
+  o += 2;
+  out.writeUInt16BE(alpn.length, o);
+  alpn.copy(out, o + 2);
   return out;
+}
+
+function checkPort(port: number, name: string): void {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`${name} must be 0..65535`);
+}
+
+/** An ALPN list in its wire form; names that do not fit (empty, over 255 bytes, past the total) are left out. */
+function encodeAlpn(names: string[]): Buffer {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for (const n of names) {
+    const b = Buffer.from(n, 'latin1'); // ALPN names are bytes (RFC 7301 §3.1); latin1 keeps each one
+    if (b.length === 0 || b.length > 255 || size + 1 + b.length > MAX_META_ALPN) continue;
+    parts.push(Buffer.from([b.length]), b);
+    size += 1 + b.length;
+  }
+  return Buffer.concat(parts, size);
 }
 
 /** Decodes open metadata; returns a reason string when it is malformed. */
@@ -106,11 +146,27 @@ export function decodeOpenMetadata(buf: Buffer): OpenMetadata | string {
   o += 2;
   const serverName = str();
   if (serverName === undefined) return 'bad server name';
-  if (o !== buf.length) return 'trailing metadata bytes';
   const meta: OpenMetadata = { tunnelId };
   if (clientAddress) meta.clientAddress = clientAddress;
   if (clientPort) meta.clientPort = clientPort;
   if (serverName) meta.serverName = serverName;
+  if (o === buf.length) return meta; // layout 1
+  const serverAddress = str();
+  if (serverAddress === undefined || o + 4 > buf.length) return 'bad server address';
+  const serverPort = buf.readUInt16BE(o);
+  const alpnLength = buf.readUInt16BE(o + 2);
+  o += 4;
+  if (alpnLength > MAX_META_ALPN || o + alpnLength !== buf.length) return 'bad alpn';
+  const alpn: string[] = [];
+  for (let p = o; p < buf.length;) {
+    const n = buf[p++];
+    if (n === 0 || p + n > buf.length) return 'bad alpn';
+    alpn.push(buf.toString('latin1', p, p + n));
+    p += n;
+  }
+  if (serverAddress) meta.serverAddress = serverAddress;
+  if (serverPort) meta.serverPort = serverPort;
+  meta.alpn = alpn;
   return meta;
 }
 

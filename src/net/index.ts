@@ -1,6 +1,6 @@
 /**
  * The ground floor every room stands on: addresses and port ranges, the one host-name rule, listen,
- * a token bucket, and sockets that read into a buffer of their own.
+ * a token bucket, address blocks (CIDR), and sockets that read into a buffer of their own.
  */
 export { formatHostPort, parseHostPort, parsePortRange, type HostPort, type PortRange } from './address.js';
 export { canonicalHostName, hostNameProblem, hostPatternProblem, isHostPattern, isWildcard, MAX_HOST_NAME } from './host-name.js';
@@ -8,3 +8,4 @@ export { listen } from './listen.js';
 export { freePort } from './free-port.js';
 export { TokenBucket } from './token-bucket.js';
 export { createReusedBufferSocket, readsIntoReusedBuffer, setBytesHandler } from './reused-read-buffer.js';
+export { CidrList, addressKey, formatCidr, parseCidr, type Cidr } from './cidr.js';
