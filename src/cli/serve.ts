@@ -2,16 +2,19 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
-import { RelayServer, checkRelaySettings, loadRelayConfig, type RelayFileConfig } from '../relay/index.js';
-import { parseHostPort, parsePortRange } from '../net/index.js';
-import { stateDir, intOption } from './state.js';
+import { RelayServer, checkRelaySettings, diffGrants, loadRelayConfig, type RelayFileConfig } from '../relay/index.js';
+import { CidrList, parseHostPort, parsePortRange } from '../net/index.js';
+import { ConfigError } from '../config/index.js';
+import { changedFixedSettings, isLoopbackHost, reloadableSettings, type ReloadableFlags } from './serve-settings.js';
+import { collect, stateDir, intOption, rateOption } from './state.js';
 import { warmUpLogged } from './warmup.js';
 
-interface ServeFlags {
+interface ServeFlags extends ReloadableFlags {
   key?: string; tlsListen?: string; agentListen?: string; adminListen?: string; tcpPorts?: string; tcpHost?: string;
-  config?: string; allowAnyAgent?: boolean; publicHost?: string; clientHelloTimeout?: number; idleTimeout?: number; firstByteTimeout?: number;
-  maxConnsPerIp?: number; maxConnsPerTunnel?: number; maxAgentSessions?: number; maxQueuedBytes?: number; drainTimeout?: number; lease?: number; pretty?: boolean; dev?: boolean; warmup?: boolean;
+  config?: string; publicHost?: string; maxAgentSessions?: number; maxQueuedBytes?: number; drainTimeout?: number; lease?: number; pretty?: boolean; warmup?: boolean;
 }
+
+const NO_FILE: RelayFileConfig = { agents: [], allow: new CidrList([]), deny: new CidrList([]), proxyProtocolFrom: new CidrList([]) };
 
 export function registerServe(program: Command): void {
   program.command('serve')
@@ -30,6 +33,14 @@ export function registerServe(program: Command): void {
     .option('--first-byte-timeout <ms>', 'close public connections that carry no byte either way this long (default 30000; 0: never)', intOption('--first-byte-timeout'))
     .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 2048; 0: no limit)', intOption('--max-conns-per-ip'))
     .option('--max-conns-per-tunnel <n>', 'open public connections per tunnel (default 0: no limit)', intOption('--max-conns-per-tunnel'))
+    .option('--max-pending-per-ip <n>', 'public connections per source IP still sending their ClientHello (default 32; 0: no limit)', intOption('--max-pending-per-ip'))
+    .option('--allow <cidr>', 'admit public clients only from these address blocks (repeatable; default: all)', collect, [])
+    .option('--deny <cidr>', 'refuse public clients from these address blocks (repeatable)', collect, [])
+    .option('--conn-rate-per-ip <n>', 'new public connections per second per source IP, burst the same (default 0: no limit)', rateOption('--conn-rate-per-ip'))
+    .option('--conn-rate-per-tunnel <n>', 'new public connections per second per tunnel, burst the same (default 0: no limit)', rateOption('--conn-rate-per-tunnel'))
+    .option('--bandwidth-per-tunnel <bytes>', 'bytes per second per tunnel, each direction, by pausing reads (default 0: no limit)', intOption('--bandwidth-per-tunnel'))
+    .option('--proxy-protocol-from <cidr>', 'balancers in front of the relay: their connections must start with a PROXY protocol v1/v2 header (repeatable)', collect, [])
+    .option('--admin-token-file <file>', 'bearer token the admin listener requires (all but /healthz); needed when --admin-listen is not loopback')
     .option('--max-queued-bytes <n>', 'bytes queued for agents, all connections together, before reading pauses (default 134217728)', intOption('--max-queued-bytes'))
     .option('--max-agent-sessions <n>', 'agent sessions at once (default 4096; 0: no limit)', intOption('--max-agent-sessions'))
     .option('--drain-timeout <ms>', 'on SIGTERM, how long open connections may finish (default 30000)', intOption('--drain-timeout'))
@@ -42,7 +53,7 @@ export function registerServe(program: Command): void {
 
 async function serve(f: ServeFlags): Promise<void> {
   const log = createLogger({ pretty: f.pretty || undefined });
-  let file: RelayFileConfig = { agents: [] };
+  let file = NO_FILE;
   try {
     if (f.config) file = loadRelayConfig(f.config);
     const dev = f.dev ?? false;
@@ -50,24 +61,22 @@ async function serve(f: ServeFlags): Promise<void> {
     const adminText = f.adminListen ?? file.adminListen ?? '127.0.0.1:7836';
     const tcpText = f.tcpPorts ?? file.tcpPorts ?? (dev ? '20000-20099' : undefined);
     const keyPath = f.key ?? file.key;
-    const allowAnyAgent = f.allowAnyAgent ?? file.allowAnyAgent ?? dev;
     checkRelaySettings({ clientHelloTimeoutMs: f.clientHelloTimeout, tcpHost: f.tcpHost }, '', { clientHelloTimeoutMs: '--client-hello-timeout', tcpHost: '--tcp-host' });
+    const settings = reloadableSettings(f, file);
+    const adminListen = adminText === 'off' ? null : parseHostPort(adminText, '127.0.0.1');
+    if (adminListen && !isLoopbackHost(adminListen.host) && settings.adminToken === undefined) {
+      throw new ConfigError('CONFIG', `--admin-listen ${adminText} is reachable from other hosts: give --admin-token-file (or admin_token_file) too, or listen on loopback`);
+    }
     const staticKey = keyPath ? readPrivateKeyFile(keyPath) : loadOrCreateKeyFile(join(stateDir(), 'relay.key'));
     const relay = new RelayServer({
+      ...settings,
       staticKey,
       tlsListen: tlsText === 'off' ? null : parseHostPort(tlsText),
       agentListen: parseHostPort(f.agentListen ?? file.agentListen ?? (dev ? '127.0.0.1:7835' : '0.0.0.0:7835')),
-      adminListen: adminText === 'off' ? null : parseHostPort(adminText, '127.0.0.1'),
+      adminListen,
       tcpPorts: tcpText ? parsePortRange(tcpText) : null,
       tcpHost: f.tcpHost ?? file.tcpHost,
       publicHost: f.publicHost ?? file.publicHost,
-      allowAnyAgent,
-      grants: file.agents,
-      clientHelloTimeoutMs: f.clientHelloTimeout ?? file.clientHelloTimeoutMs,
-      idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
-      firstByteTimeoutMs: f.firstByteTimeout ?? file.firstByteTimeoutMs,
-      maxConnsPerIp: f.maxConnsPerIp ?? file.maxConnsPerIp,
-      maxConnsPerTunnel: f.maxConnsPerTunnel ?? file.maxConnsPerTunnel,
       maxAgentSessions: f.maxAgentSessions ?? file.maxAgentSessions,
       maxQueuedBytes: f.maxQueuedBytes ?? file.maxQueuedBytes,
       drainTimeoutMs: f.drainTimeout ?? file.drainTimeoutMs,
@@ -79,7 +88,7 @@ async function serve(f: ServeFlags): Promise<void> {
     // agents may use either cipher. Traffic arriving meanwhile is served, only not yet at speed.
     if (f.warmup !== false) await warmUpLogged(log, ['chachapoly', 'aesgcm']);
     const a = relay.addresses;
-    log.info({ event: 'relay.ready', tls: a.tls, agent: a.agent, admin: a.admin, publicKey: relay.publicKey, tcpPorts: tcpText ?? null, allowAnyAgent },
+    log.info({ event: 'relay.ready', tls: a.tls, agent: a.agent, admin: a.admin, publicKey: relay.publicKey, tcpPorts: tcpText ?? null, allowAnyAgent: settings.allowAnyAgent },
       `relay ready; agents connect with:\n  relay agent --relay ${a.agent.replace(/^0\.0\.0\.0:|^\[::\]:/, `${f.publicHost ?? file.publicHost ?? 'RELAY_HOST'}:`)} --relay-key ${relay.publicKey} --tls NAME=127.0.0.1:PORT`);
     let stopping = false;
     const stop = (signal: string) => {
@@ -90,6 +99,30 @@ async function serve(f: ServeFlags): Promise<void> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // SIGHUP: read the file (and the token file) again; a bad one changes nothing (README "Reload").
+    let reloading = Promise.resolve();
+    process.on('SIGHUP', () => {
+      reloading = reloading.then(async () => {
+        let next: RelayFileConfig;
+        let settings: ReturnType<typeof reloadableSettings>;
+        try {
+          next = f.config ? loadRelayConfig(f.config) : NO_FILE;
+          settings = reloadableSettings(f, next);
+          if (adminListen && !isLoopbackHost(adminListen.host) && settings.adminToken === undefined) throw new ConfigError('CONFIG', 'the admin listener is not on loopback and the config no longer names an admin token file');
+        } catch (e) {
+          log.error({ event: 'config.reload_failed', error: (e as Error).message }, `config reload failed, the old config stays in force: ${(e as Error).message}`);
+          return;
+        }
+        const grants = diffGrants(file.agents, next.agents);
+        const restartNeeded = changedFixedSettings(file, next);
+        file = next;
+        const { revoked, granted } = await relay.reload(settings);
+        log.info({ event: 'config.reloaded', agents: next.agents.length, grantsAdded: grants.added, grantsRemoved: grants.removed, tunnelsRevoked: revoked, tunnelsGranted: granted, restartNeeded },
+          `config reloaded: ${next.agents.length} agents, ${grants.added.length} grants added, ${grants.removed.length} removed; ${revoked} tunnels revoked, ${granted} granted${restartNeeded.length ? `; needs a restart to apply: ${restartNeeded.join(', ')}` : ''}`);
+      }).catch((e: unknown) => {
+        log.error({ event: 'config.reload_failed', error: (e as Error).message }, `config reload failed: ${(e as Error).message}`);
+      });
+    });
   } catch (e) {
     const err = e as Error & { code?: string };
     log.fatal({ event: 'startup.failed', code: err.code, error: err.message }, `relay serve: ${err.message}`);

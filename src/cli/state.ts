@@ -19,3 +19,14 @@ export function intOption(name: string): (v: string) => number {
     return Number(v);
   };
 }
+
+/** Parses a rate per second (connections, bytes): a number from 0 (off) up, fractions allowed. */
+export function rateOption(name: string): (v: string) => number {
+  return (v: string) => {
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 1e12) throw new InvalidArgumentError(`${name} expects a rate per second such as 10 or 0.5 (0: no limit), got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+/** Collects a repeatable option's values. */
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];

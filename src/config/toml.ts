@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { RelayError } from '../errors.js';
+import { CidrList } from '../net/index.js';
 
 export class ConfigError extends RelayError<'CONFIG'> {}
 
@@ -60,6 +61,21 @@ export class TableReader {
       throw new ConfigError('CONFIG', `${this.name(key)} must be a whole number from 0 to 2147483647`);
     }
     return v;
+  }
+
+  /** A rate (per second): a number from 0 (off) up, fractions allowed (0.2: one every 5 s). */
+  rate(key: string): number | undefined {
+    const v = this.table[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e12) throw new ConfigError('CONFIG', `${this.name(key)} must be a number from 0 (off) up, e.g. 10 or 0.5`);
+    return v;
+  }
+
+  /** A list of address blocks (`203.0.113.0/24`, `2001:db8::/32`, a bare address). */
+  cidrs(key: string): CidrList {
+    try { return CidrList.parse(this.strings(key)); } catch (e) {
+      throw new ConfigError('CONFIG', `${this.name(key)}: ${(e as Error).message}`);
+    }
   }
 
   bool(key: string): boolean | undefined {

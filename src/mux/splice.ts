@@ -7,7 +7,12 @@ const EMPTY = Buffer.alloc(0);
 export interface SpliceOptions {
   /** Called once both the socket and the stream are finished; `err` is the first failure seen. */
   onDone?: (err?: Error) => void;
+  /** Bandwidth caps: `in` for bytes read from the socket, `out` for bytes read from the stream. */
+  throttle?: { in?: Throttle; out?: Throttle };
 }
+
+/** A byte budget (net's ByteThrottle): `spend(n)` answers how many milliseconds to pause reading. */
+export interface Throttle { spend(n: number): number }
 
 /**
  * Joins a TCP socket and a mux stream in both directions, for the relay and the agent alike.
@@ -32,8 +37,24 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
     opts.onDone?.(firstError);
   };
 
+  // Each side is paused for up to two reasons, the other side's backpressure and the throttle;
+  // it reads again only when neither holds. Without a throttle this is the plain pause/resume.
+  const tin = opts.throttle?.in;
+  const tout = opts.throttle?.out;
+  let socketFull = false; // the stream's send queue is full
+  let socketWait: NodeJS.Timeout | undefined;
+  let streamFull = false; // the socket's write buffer is full
+  let streamWait: NodeJS.Timeout | undefined;
+  const resumeSocket = (): void => { if (!socketFull && socketWait === undefined) socket.resume(); };
+  const resumeStream = (): void => { if (!streamFull && streamWait === undefined) stream.resume(); };
+
   socket.on('data', (chunk: Buffer) => {
-    if (!stream.write(chunk)) socket.pause();
+    if (!stream.write(chunk)) { socketFull = true; socket.pause(); }
+    const ms = tin?.spend(chunk.length) ?? 0;
+    if (ms > 0 && socketWait === undefined) {
+      socket.pause();
+      socketWait = setTimeout(() => { socketWait = undefined; resumeSocket(); }, ms);
+    }
   });
   socket.on('end', () => {
     // A reset that reaches a socket while it is paused surfaces as end-of-file (the kernel
@@ -53,24 +74,33 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
   });
   socket.on('close', () => {
     socketClosed = true;
+    clearTimeout(socketWait);
+    clearTimeout(streamWait);
     // A clean close leaves the stream to finish its FIN exchange; anything else resets it.
     if (!stream.destroyed && (firstError !== undefined || !socketEnded || !streamEnded)) {
       stream.reset(firstError ? ResetCode.INTERNAL : ResetCode.CANCEL, firstError);
     }
     finish();
   });
-  socket.on('drain', () => stream.resume());
+  socket.on('drain', () => { streamFull = false; resumeStream(); });
 
   stream.onData = (chunk) => {
-    if (!socket.write(chunk)) stream.pause();
+    if (!socket.write(chunk)) { streamFull = true; stream.pause(); }
+    const ms = tout?.spend(chunk.length) ?? 0;
+    if (ms > 0 && streamWait === undefined) {
+      stream.pause();
+      streamWait = setTimeout(() => { streamWait = undefined; resumeStream(); }, ms);
+    }
   };
-  stream.onDrain = () => socket.resume();
+  stream.onDrain = () => { socketFull = false; resumeSocket(); };
   stream.onEnd = () => {
     streamEnded = true;
     socket.end();
   };
   stream.onClose = (err) => {
     streamClosed = true;
+    clearTimeout(socketWait);
+    clearTimeout(streamWait);
     if (err) {
       firstError ??= err;
       // A socket still connecting has nothing to reset, and resetAndDestroy() would keep it

@@ -1,11 +1,11 @@
 /**
  * The ground floor every room stands on: addresses and port ranges, the one host-name rule, listen,
- * a token bucket, address blocks (CIDR), and sockets that read into a buffer of their own.
+ * token buckets (connection rates, byte rates), address blocks (CIDR), and sockets that read into a buffer of their own.
  */
 export { formatHostPort, parseHostPort, parsePortRange, type HostPort, type PortRange } from './address.js';
 export { canonicalHostName, hostNameProblem, hostPatternProblem, isHostPattern, isWildcard, MAX_HOST_NAME } from './host-name.js';
 export { listen } from './listen.js';
 export { freePort } from './free-port.js';
-export { TokenBucket } from './token-bucket.js';
+export { ByteThrottle, RateTable, TokenBucket } from './token-bucket.js';
 export { createReusedBufferSocket, readsIntoReusedBuffer, setBytesHandler } from './reused-read-buffer.js';
 export { CidrList, addressKey, formatCidr, parseCidr, type Cidr } from './cidr.js';

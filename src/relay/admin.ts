@@ -1,17 +1,38 @@
 import http from 'node:http';
-import type { Logger } from '../log.js';
+import { timingSafeEqual } from 'node:crypto';
+import { LogLimiter, type Logger } from '../log.js';
+
+export interface AdminHandlers {
+  status: () => unknown;
+  metrics: () => string;
+  healthy: () => boolean;
+  /** The bearer token every path but /healthz requires (read per request: a reload may change it); undefined: none. */
+  token: () => string | undefined;
+  /** A request refused for its credentials (counted). */
+  onRefused: (reason: 'unauthorized') => void;
+}
 
 /**
  * Admin HTTP (loopback by default): `GET /healthz`, `GET /api/tunnels` (JSON), `GET /metrics`
- * (Prometheus text). Read-only: nothing here changes the relay.
+ * (Prometheus text). Read-only: nothing here changes the relay. With a token, every path but
+ * `/healthz` (what a balancer's health check asks, and it tells nothing) needs
+ * `Authorization: Bearer TOKEN` (RFC 6750 §2.1); a request without it gets 401.
  */
-export function createAdminServer(handlers: { status: () => unknown; metrics: () => string; healthy: () => boolean }, log: Logger, timeoutMs = 10_000): http.Server {
+export function createAdminServer(handlers: AdminHandlers, log: Logger, timeoutMs = 10_000): http.Server {
+  const refusals = new LogLimiter(log);
   // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check
   // often enough that a slow request meets its deadline, not three times it.
   const checkEvery = Math.max(100, Math.min(1_000, timeoutMs / 4));
   const server = http.createServer({ connectionsCheckingInterval: checkEvery }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET' }).end(); return; }
+    const token = handlers.token();
+    if (token !== undefined && url !== '/healthz' && !bearerMatches(req.headers.authorization, token)) {
+      handlers.onRefused('unauthorized');
+      refusals.warn({ event: 'admin.refused', reason: 'unauthorized', remote: req.socket.remoteAddress, path: url.slice(0, 64) }, 'admin request without the right token');
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="relay"', 'content-type': 'text/plain' }).end('unauthorized\n');
+      return;
+    }
     try {
       if (url === '/healthz') {
         const ok = handlers.healthy();
@@ -35,4 +56,13 @@ export function createAdminServer(handlers: { status: () => unknown; metrics: ()
   server.timeout = timeoutMs + 2 * checkEvery;
   server.keepAliveTimeout = Math.min(5_000, timeoutMs);
   return server;
+}
+
+/** Compares in constant time (for equal lengths), so the token cannot be guessed byte by byte from timing. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]);
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
 }

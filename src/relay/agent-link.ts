@@ -115,8 +115,8 @@ export class AgentLink {
         return;
       }
       control = true;
-      answerRegister(stream, {
-        register: (tunnels) => this.register(agent, tunnels, log),
+      agent.control = answerRegister(stream, {
+        register: (tunnels, meta) => { agent.openMeta = meta; return this.register(agent, tunnels, log); },
         endAfterAnswer: !agent.authorized,
         onError: (e) => {
           log.warn({ event: 'control.error', err: e.message }, 'bad control stream; closing session');
@@ -139,6 +139,30 @@ export class AgentLink {
       this.opts.registry.unregisterAll(agent);
       log.info({ event: 'agent.disconnected', remote: agent.remote, error: err?.message }, 'agent disconnected');
     };
+  }
+
+  /**
+   * After a config reload: every live authorized session's tunnels are looked at again
+   * (registry.ts `reconsider`); each change is logged, counted and sent to its agent as one
+   * `update`. Sessions are never closed for it.
+   */
+  async reconsiderAll(): Promise<{ revoked: number; granted: number }> {
+    let revoked = 0;
+    let granted = 0;
+    for (const agent of [...this.sessions]) {
+      if (!agent.authorized || agent.closed) continue;
+      const changes = await this.opts.registry.reconsider(agent);
+      if (changes.length === 0) continue;
+      const log = this.log.child({ agent: agent.name });
+      for (const r of changes) {
+        if (r.ok) { granted++; log.info({ event: 'tunnel.granted', tunnel: r.id }, 'tunnel granted by the reloaded config'); continue; }
+        revoked++;
+        this.opts.metrics.inc('relay_tunnel_errors_total', { code: r.code });
+        log.warn({ event: 'tunnel.revoked', tunnel: r.id, message: r.message }, 'tunnel revoked by the reloaded config');
+      }
+      agent.control?.send({ t: 'update', tunnels: changes });
+    }
+    return { revoked, granted };
   }
 
   /** Why one more session must be refused, or null. */

@@ -1,4 +1,6 @@
-import type { Session } from '../mux/index.js';
+import type { Session, Stream } from '../mux/index.js';
+import { CidrList } from '../net/index.js';
+import type { ControlStream, TunnelRequest } from '../control/index.js';
 import type { Backend } from './router.js';
 
 /** What a tunnel serves on the relay: a host name (or `*.` pattern) on the TLS listener, or a TCP port. */
@@ -12,15 +14,29 @@ export function resourceKey(r: Resource): string {
 /** One registered tunnel of one agent session: what a pool member is. */
 export class TunnelBackend implements Backend {
   readonly key: string;
-  constructor(readonly agent: AgentSession, readonly tunnelId: string, readonly resource: Resource) {
+  /** The agent's own narrowing of who may connect (its register entry). */
+  readonly allow: CidrList;
+  readonly deny: CidrList;
+  /** The streams this tunnel carries now: a revoked tunnel resets them. */
+  readonly streams = new Set<Stream>();
+  constructor(readonly agent: AgentSession, readonly request: TunnelRequest, readonly resource: Resource) {
     this.key = resourceKey(resource);
+    this.allow = CidrList.parse(request.allow ?? []);
+    this.deny = CidrList.parse(request.deny ?? []);
   }
+  get tunnelId(): string { return this.request.id; }
   get streamCount(): number { return this.agent.session.streamCount; }
 }
 
 /** An authenticated agent connection: its key, its mux session and the tunnels it serves. */
 export class AgentSession {
   readonly tunnels = new Map<string, TunnelBackend>();
+  /** Tunnels asked for and refused (or revoked): a config reload looks at them again. */
+  readonly refused = new Map<string, TunnelRequest>();
+  /** The OPEN metadata layout the agent reads (its register's `meta`). */
+  openMeta = 1;
+  /** The control stream once the agent opened it: where updates go. */
+  control: ControlStream | null = null;
   closed = false;
   constructor(
     readonly key: string,

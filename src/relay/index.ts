@@ -2,5 +2,5 @@
  * The public side: listeners for customers (TLS routed by SNI, TCP tunnel ports), for agents
  * (Noise) and for the operator (admin HTTP), and the registry of which agent serves what.
  */
-export { RelayServer } from './server.js';
-export { checkRelaySettings, loadRelayConfig, type RelayFileConfig } from './config.js';
+export { RelayServer, type ReloadableOptions } from './server.js';
+export { checkRelaySettings, diffGrants, loadRelayConfig, type RelayFileConfig } from './config.js';

@@ -50,6 +50,14 @@ export class Leases {
     if (--h.live === 0) h.expiresAt = this.now() + this.leaseMs;
   }
 
+  /** `key` gives `resource` up for good (its grant was revoked): no lease is kept, once no session of it serves the resource. */
+  drop(resource: string, key: string): void {
+    const m = this.held.get(resource);
+    if (m?.get(key)?.live !== 0) return;
+    m.delete(key);
+    if (m.size === 0) this.held.delete(resource);
+  }
+
   /** Holdings kept (live and leased): what the leases cost in memory. */
   get size(): number {
     let n = 0;

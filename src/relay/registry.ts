@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { MAX_TUNNELS_PER_AGENT, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { ResetCode } from '../mux/index.js';
 import { formatHostPort, type PortRange, listen } from '../net/index.js';
 import { Authorizer } from './authz.js';
 import { Leases } from './leases.js';
@@ -25,10 +26,15 @@ export interface RegistryOptions {
   tlsPort: () => number | null;
   /** A public connection on a TCP tunnel port (the front door takes it). */
   onTcpConnection: (tunnel: PortTunnel, socket: net.Socket) => void;
+  /** A tunnel left its pool (its session ended, or it was revoked). */
+  onTunnelGone?: (t: TunnelBackend) => void;
   logger: Logger;
 }
 
 type Refusal = { code: string; message: string };
+
+/** Refusals a config reload may turn around: the request is kept and asked again (README "Reload"). */
+const RECONSIDERED = new Set(['UNAUTHORIZED_KEY', 'NOT_AUTHORIZED', 'IN_USE', 'NO_TCP_PORTS', 'NO_FREE_PORT', 'PORT_UNAVAILABLE']);
 
 /**
  * What is served where: host names and TCP ports, each with a pool of agent sessions, granted
@@ -38,7 +44,7 @@ type Refusal = { code: string; message: string };
 export class TunnelRegistry {
   readonly router = new HostRouter<TunnelBackend>();
   readonly ports = new Map<number, PortTunnel>();
-  readonly authz: Authorizer;
+  authz: Authorizer;
   private readonly leases: Leases;
   /** Port → the (agent key, tunnel id) it was last given to, so a reconnect gets it back. Bounded by the ports bound. */
   private readonly portGivenTo = new Map<number, string>();
@@ -71,24 +77,86 @@ export class TunnelRegistry {
       } catch (e) {
         r = { id: req.id, ok: false, code: 'INTERNAL', message: (e as Error).message };
       }
+      if (!r.ok && !('refused' in req) && RECONSIDERED.has(r.code) && agent.tunnels.size + agent.refused.size < MAX_TUNNELS_PER_AGENT) agent.refused.set(req.id, req);
       out.push(r);
     }
     return out;
   }
 
+  /** New grants (a config reload): later checks use them; `reconsider` applies them to a session. */
+  setGrants(grants: AgentGrant[], allowAnyAgent: boolean): void {
+    this.authz = new Authorizer(grants, allowAnyAgent);
+  }
+
+  /**
+   * Applies the grants in force to one live session: each tunnel no longer granted is revoked
+   * (out of its pool, its public connections reset, its lease dropped), and each tunnel asked
+   * for and refused earlier is asked again. Returns what changed, as results for an `update`.
+   */
+  async reconsider(agent: AgentSession): Promise<TunnelResult[]> {
+    const out: TunnelResult[] = [];
+    for (const t of [...agent.tunnels.values()]) {
+      const why = this.notGranted(agent, t);
+      if (why === null) continue;
+      this.revoke(agent, t);
+      out.push({ id: t.tunnelId, ok: false, code: 'REVOKED', message: why });
+    }
+    for (const req of [...agent.refused.values()]) {
+      if (agent.closed || !this.authz.knows(agent.key)) break;
+      if (out.some((r) => r.id === req.id)) continue; // revoked just now: not granted back in the same breath
+      const r = await this.registerOne(agent, req).catch((e: Error): TunnelResult => ({ id: req.id, ok: false, code: 'INTERNAL', message: e.message }));
+      if (!r.ok) continue;
+      agent.refused.delete(req.id);
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Why a live tunnel is no longer granted under the config in force, or null. */
+  private notGranted(agent: AgentSession, t: TunnelBackend): string | null {
+    const key = agent.key;
+    if (!this.authz.knows(key)) return 'the agent key is no longer in the relay config';
+    if (t.resource.type === 'tls') {
+      const host = t.resource.hostname;
+      if (!this.authz.mayClaimHost(key, host)) return `this agent key may no longer claim ${host}`;
+      if (!this.leases.mayTake(t.key, key, this.authz.granted(key, host))) return `${host} is now granted to another agent`;
+      return null;
+    }
+    const p = t.resource.port;
+    const range = this.opts.tcpPorts;
+    const inRange = range !== null && p >= range.from && p <= range.to;
+    if ((!inRange && !this.authz.grantedPort(key, p)) || !this.authz.mayClaimPort(key, p)) return `this agent key may no longer claim port ${p}`;
+    if (!this.leases.mayTake(t.key, key, this.authz.grantedPort(key, p))) return `port ${p} is now granted to another agent`;
+    return null;
+  }
+
+  private revoke(agent: AgentSession, t: TunnelBackend): void {
+    this.leave(agent, t);
+    this.leases.drop(t.key, agent.key);
+    agent.tunnels.delete(t.tunnelId);
+    agent.refused.set(t.tunnelId, t.request);
+    const why = new Error('tunnel revoked by the relay config');
+    for (const s of [...t.streams]) s.reset(ResetCode.CANCEL, why);
+  }
+
+  /** One tunnel leaves its pool, and its lease starts to run. */
+  private leave(agent: AgentSession, t: TunnelBackend): void {
+    this.leases.release(t.key, agent.key);
+    if (t.resource.type === 'tls') this.router.remove(t.resource.hostname, t);
+    else this.ports.get(t.resource.port)?.pool.remove(t);
+    this.opts.onTunnelGone?.(t);
+  }
+
   /** The session is gone: its tunnels leave their pools, and their leases start to run. */
   unregisterAll(agent: AgentSession): void {
-    for (const t of agent.tunnels.values()) {
-      this.leases.release(t.key, agent.key);
-      if (t.resource.type === 'tls') this.router.remove(t.resource.hostname, t);
-      else this.ports.get(t.resource.port)?.pool.remove(t);
-    }
+    for (const t of agent.tunnels.values()) this.leave(agent, t);
     agent.tunnels.clear();
+    agent.refused.clear();
   }
 
   private async registerOne(agent: AgentSession, req: TunnelRequest): Promise<TunnelResult> {
     const refuse = (code: string, message: string): TunnelResult => ({ id: req.id, ok: false, code, message });
-    if (!agent.authorized) return refuse('UNAUTHORIZED_KEY', `agent key ${agent.key} is not authorized on this relay (add it to the relay config's [[agents]], or run the relay with --allow-any-agent)`);
+    if (!agent.authorized || !this.authz.knows(agent.key)) return refuse('UNAUTHORIZED_KEY', `agent key ${agent.key} is not authorized on this relay (add it to the relay config's [[agents]], or run the relay with --allow-any-agent)`);
     if (agent.tunnels.has(req.id)) return refuse('DUPLICATE', `tunnel ${req.id} is already registered on this session`);
     if (agent.tunnels.size >= MAX_TUNNELS_PER_AGENT) return refuse('TOO_MANY_TUNNELS', `at most ${MAX_TUNNELS_PER_AGENT} tunnels per agent session`);
     if (req.type === 'tls') {
@@ -96,7 +164,7 @@ export class TunnelRegistry {
       if (tlsPort === null) return refuse('NO_TLS_LISTENER', 'this relay has no TLS listener');
       const host = req.hostname;
       if (!this.authz.mayClaimHost(agent.key, host)) return refuse('NOT_AUTHORIZED', `this agent key may not claim ${host}`);
-      const t = new TunnelBackend(agent, req.id, { type: 'tls', hostname: host });
+      const t = new TunnelBackend(agent, req, { type: 'tls', hostname: host });
       if (!this.leases.mayTake(t.key, agent.key, this.authz.granted(agent.key, host))) return refuse('IN_USE', `${host} is held by another agent`);
       this.leases.acquire(t.key, agent.key);
       this.router.add(host, t);
@@ -107,7 +175,7 @@ export class TunnelRegistry {
     const port = await this.claimPort(agent, req);
     if (typeof port !== 'number') return { id: req.id, ok: false, ...port };
     if (agent.closed) return refuse('CLOSED', 'session closed');
-    const t = new TunnelBackend(agent, req.id, { type: 'tcp', port });
+    const t = new TunnelBackend(agent, req, { type: 'tcp', port });
     this.leases.acquire(t.key, agent.key);
     this.ports.get(port)!.pool.add(t);
     agent.tunnels.set(req.id, t);

@@ -19,17 +19,17 @@ export class Pool<B extends Backend> {
   }
   get size(): number { return this.members.length; }
 
-  /** Least streams; ties broken round-robin. Undefined when empty. */
-  pick(): B | undefined {
+  /** Least streams among the members `eligible` accepts; ties broken round-robin. Undefined when none. */
+  pick(eligible?: (b: B) => boolean): B | undefined {
     const n = this.members.length;
     if (n === 0) return undefined;
     let best: B | undefined;
     const start = this.next % n;
     for (let k = 0; k < n; k++) {
       const b = this.members[(start + k) % n];
-      if (best === undefined || b.streamCount < best.streamCount) best = b;
+      if ((best === undefined || b.streamCount < best.streamCount) && (eligible === undefined || eligible(b))) best = b;
     }
-    this.next = (this.members.indexOf(best!) + 1) % n;
+    if (best !== undefined) this.next = (this.members.indexOf(best) + 1) % n;
     return best;
   }
 }

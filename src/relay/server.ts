@@ -4,28 +4,19 @@ import type { Logger } from '../log.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import type { MuxConfig } from '../mux/index.js';
 import { createLinkServer } from '../link/index.js';
-import { type HostPort, type PortRange, listen } from '../net/index.js';
+import { CidrList, type HostPort, type PortRange, listen } from '../net/index.js';
 import { createAdminServer } from './admin.js';
 import { AgentLink } from './agent-link.js';
 import { resourceKey } from './agent-session.js';
-import type { AgentGrant } from './config.js';
-import { FrontDoor, REFUSE_REASONS } from './front-door.js';
+import type { AgentGrant, EdgeLimits } from './config.js';
+import { EdgePolicy } from './edge-policy.js';
+import { FrontDoor, REFUSE_REASONS, type FrontDoorLimits } from './front-door.js';
 import { TUNNEL_ERROR_CODES } from '../control/index.js';
 import { Metrics } from './metrics.js';
 import { TunnelRegistry } from './registry.js';
 
-export interface RelayOptions {
-  staticKey: KeyPair;
-  /** Public TLS/SNI listener; null: none. */
-  tlsListen: HostPort | null;
-  agentListen: HostPort;
-  adminListen: HostPort | null;
-  /** Public ports for TCP tunnels; null: TCP tunnels are refused. */
-  tcpPorts: PortRange | null;
-  /** Address the TCP tunnel ports bind to (default: the TLS listener's host, else 0.0.0.0). */
-  tcpHost?: string;
-  /** Host name shown to agents in URLs and addresses (default: the TLS listener's host). */
-  publicHost?: string;
+/** What a config reload may change (README "Reload"); the rest needs a restart. */
+export interface ReloadableOptions extends Partial<EdgeLimits> {
   allowAnyAgent: boolean;
   grants: AgentGrant[];
   clientHelloTimeoutMs?: number;
@@ -37,6 +28,26 @@ export interface RelayOptions {
   maxConnsPerTunnel?: number;
   /** Open public connections per source address (default 2048: half an agent session's streams; 0: no limit). */
   maxConnsPerIp?: number;
+  /** Public connections per source address still sending their ClientHello (default 32; 0: no limit). */
+  maxPendingPerIp?: number;
+  /** Balancers whose connections start with a PROXY protocol header (default: none). */
+  proxyProtocolFrom?: CidrList;
+  /** The bearer token the admin listener requires (all but /healthz); undefined: none. */
+  adminToken?: string;
+}
+
+export interface RelayOptions extends ReloadableOptions {
+  staticKey: KeyPair;
+  /** Public TLS/SNI listener; null: none. */
+  tlsListen: HostPort | null;
+  agentListen: HostPort;
+  adminListen: HostPort | null;
+  /** Public ports for TCP tunnels; null: TCP tunnels are refused. */
+  tcpPorts: PortRange | null;
+  /** Address the TCP tunnel ports bind to (default: the TLS listener's host, else 0.0.0.0). */
+  tcpHost?: string;
+  /** Host name shown to agents in URLs and addresses (default: the TLS listener's host). */
+  publicHost?: string;
   drainTimeoutMs?: number;
   leaseMs?: number;
   handshakeTimeoutMs?: number;
@@ -59,7 +70,27 @@ export interface RelayOptions {
 
 /** Half of an agent session's streams (mux maxStreams 4096): one address can never take them all. */
 const DEFAULT_MAX_CONNS_PER_IP = 2048;
+/** Unfinished ClientHellos per address: a browser opens a handful at once; a slowloris, thousands. */
+const DEFAULT_MAX_PENDING_PER_IP = 32;
 const DEFAULT_MAX_AGENT_SESSIONS = 4096;
+const NO_CIDRS = new CidrList([]);
+
+function frontDoorLimits(o: ReloadableOptions): FrontDoorLimits {
+  return {
+    clientHelloTimeoutMs: o.clientHelloTimeoutMs ?? 10_000,
+    idleTimeoutMs: o.idleTimeoutMs ?? 0,
+    firstByteTimeoutMs: o.firstByteTimeoutMs ?? 30_000,
+    maxConnsPerIp: o.maxConnsPerIp ?? DEFAULT_MAX_CONNS_PER_IP,
+    maxConnsPerTunnel: o.maxConnsPerTunnel ?? 0,
+    maxPendingPerIp: o.maxPendingPerIp ?? DEFAULT_MAX_PENDING_PER_IP,
+  };
+}
+
+function edgePolicy(o: ReloadableOptions): EdgePolicy {
+  return new EdgePolicy({
+    allow: o.allow ?? NO_CIDRS, deny: o.deny ?? NO_CIDRS, connRatePerIp: o.connRatePerIp, connRatePerTunnel: o.connRatePerTunnel, bandwidthPerTunnel: o.bandwidthPerTunnel,
+  }, o.grants);
+}
 
 /** How an agent connection can fail before its session (NoiseResponder's codes). */
 const HANDSHAKE_FAILURE_CODES = ['TIMEOUT', 'HANDSHAKE_FAILED', 'REPLAY', 'TOO_MANY_PENDING', 'GARBAGE', 'VERSION_MISMATCH', 'SUITE_UNSUPPORTED'] as const;
@@ -75,6 +106,9 @@ export class RelayServer {
   addresses: { tls: string | null; agent: string; admin: string | null } = { tls: null, agent: '', admin: null };
   private readonly registry: TunnelRegistry;
   private readonly frontDoor: FrontDoor;
+  private policy: EdgePolicy;
+  /** What reloads change; the rest of `opts` is fixed at start. */
+  private current: ReloadableOptions;
   private readonly agentLink: AgentLink;
   private readonly log: Logger;
   private tlsServer: net.Server | null = null;
@@ -84,6 +118,7 @@ export class RelayServer {
 
   constructor(private readonly opts: RelayOptions) {
     this.log = opts.logger;
+    this.current = opts;
     this.publicKey = encodeKey(opts.staticKey.publicKey);
     const tlsHost = opts.tlsListen?.host;
     this.registry = new TunnelRegistry({
@@ -95,17 +130,17 @@ export class RelayServer {
       publicHost: opts.publicHost ?? (tlsHost !== undefined && tlsHost !== '0.0.0.0' && tlsHost !== '::' ? tlsHost : 'localhost'),
       tlsPort: () => this.tlsPort,
       onTcpConnection: (tunnel, socket) => this.frontDoor.onTcpConnection(tunnel, socket),
+      onTunnelGone: (t) => this.policy.forget(t),
       logger: this.log,
     });
+    this.policy = edgePolicy(opts);
     this.frontDoor = new FrontDoor({
       registry: this.registry,
       metrics: this.metrics,
       logger: this.log,
-      clientHelloTimeoutMs: opts.clientHelloTimeoutMs ?? 10_000,
-      idleTimeoutMs: opts.idleTimeoutMs ?? 0,
-      firstByteTimeoutMs: opts.firstByteTimeoutMs ?? 30_000,
-      maxConnsPerIp: opts.maxConnsPerIp ?? DEFAULT_MAX_CONNS_PER_IP,
-      maxConnsPerTunnel: opts.maxConnsPerTunnel ?? 0,
+      limits: frontDoorLimits(opts),
+      policy: this.policy,
+      proxyProtocolFrom: opts.proxyProtocolFrom ?? NO_CIDRS,
     });
     this.agentLink = new AgentLink({
       staticKey: opts.staticKey,
@@ -126,6 +161,7 @@ export class RelayServer {
     m.counter('relay_agent_handshakes_failed_total', 'Agent connections that failed before a session, by code', each('code', HANDSHAKE_FAILURE_CODES));
     m.counter('relay_agent_sessions_refused_total', 'Authenticated agent sessions closed at once, over a session limit, by reason', each('reason', ['too_many_sessions', 'too_many_unknown']));
     m.counter('relay_tunnel_errors_total', 'Tunnel registrations refused, by code', each('code', TUNNEL_ERROR_CODES));
+    m.counter('relay_admin_refused_total', 'Admin requests refused for their credentials', each('reason', ['unauthorized']));
     m.counter('relay_bytes_total', 'Bytes spliced, by direction (in: from public clients)', each('direction', ['in', 'out']));
     m.describe('relay_agent_sessions', 'Live agent sessions');
     m.describe('relay_public_open', 'Open public connections');
@@ -148,6 +184,8 @@ export class RelayServer {
     if (o.adminListen) {
       this.adminServer = createAdminServer({
         healthy: () => !this.frontDoor.draining, status: () => this.status(), metrics: () => this.metrics.render(),
+        token: () => this.current.adminToken,
+        onRefused: (reason) => this.metrics.inc('relay_admin_refused_total', { reason }),
       }, this.log.child({ part: 'admin' }), o.adminTimeoutMs);
       this.addresses.admin = await listen(this.adminServer, o.adminListen);
     }
@@ -159,7 +197,13 @@ export class RelayServer {
       publicKey: this.publicKey,
       draining: this.frontDoor.draining,
       agents: this.agentLink.authorizedCount,
-      limits: { ...this.frontDoor.limits, maxAgentSessions: this.opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS, maxQueuedBytes: this.opts.maxQueuedBytes ?? 128 * 1024 * 1024 },
+      limits: {
+        ...this.frontDoor.settings,
+        maxAgentSessions: this.opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS,
+        maxQueuedBytes: this.opts.maxQueuedBytes ?? 128 * 1024 * 1024,
+        allow: this.policy.relay.allow, deny: this.policy.relay.deny,
+        connRatePerIp: this.policy.relay.connRatePerIp ?? 0, connRatePerTunnel: this.policy.relay.connRatePerTunnel ?? 0, bandwidthPerTunnel: this.policy.relay.bandwidthPerTunnel ?? 0,
+      },
       tunnels: this.registry.tunnels().map(({ resource, pool }) => ({
         ...(resource.type === 'tls' ? { type: 'tls', hostname: resource.hostname } : { type: 'tcp', port: resource.port }),
         connections: this.frontDoor.connectionsOf(resourceKey(resource)),
@@ -167,6 +211,20 @@ export class RelayServer {
       })),
       bytes: { in: this.metrics.get('relay_bytes_total', { direction: 'in' }), out: this.metrics.get('relay_bytes_total', { direction: 'out' }) },
     };
+  }
+
+  /**
+   * Applies a reloaded config (SIGHUP): grants, address rules, rates and limits. New connections
+   * are judged by it at once; every live agent session is looked at again: tunnels no longer
+   * granted are revoked, tunnels refused before and granted now go live, and the agent hears of
+   * both (an `update` on its control stream). No session is closed. Returns what changed.
+   */
+  async reload(next: ReloadableOptions): Promise<{ revoked: number; granted: number }> {
+    this.current = next;
+    this.policy = edgePolicy(next);
+    this.registry.setGrants(next.grants, next.allowAnyAgent);
+    this.frontDoor.reconfigure(frontDoorLimits(next), this.policy, next.proxyProtocolFrom ?? NO_CIDRS);
+    return this.agentLink.reconsiderAll();
   }
 
   /**
