@@ -207,7 +207,10 @@ export class RelayServer {
       tunnels: this.registry.tunnels().map(({ resource, pool }) => ({
         ...(resource.type === 'tls' ? { type: 'tls', hostname: resource.hostname } : { type: 'tcp', port: resource.port }),
         connections: this.frontDoor.connectionsOf(resourceKey(resource)),
-        agents: pool.members.map((b) => ({ name: b.agent.name, key: b.agent.key, remote: b.agent.remote, streams: b.streamCount })),
+        agents: pool.members.map((b) => ({
+          name: b.agent.name, key: b.agent.key, remote: b.agent.remote, streams: b.streamCount,
+          ...(b.allow.size > 0 ? { allow: b.allow } : {}), ...(b.deny.size > 0 ? { deny: b.deny } : {}),
+        })),
       })),
       bytes: { in: this.metrics.get('relay_bytes_total', { direction: 'in' }), out: this.metrics.get('relay_bytes_total', { direction: 'out' }) },
     };

@@ -61,7 +61,9 @@ t.test('relay-wide allow: only the listed block gets in', async (t) => {
 });
 
 t.test('the agent narrows: its --allow and --deny travel with the tunnel and can take away, never add', async (t) => {
-  const { relay, port, seen } = await tcpTunnel(t, ['--deny', '127.0.0.7/32'], ['--allow', '127.0.0.0/29', '--allow', '127.0.0.7/32', '--deny', '127.0.0.3/32']);
+  const { relay, ready, port, seen } = await tcpTunnel(t, ['--deny', '127.0.0.7/32'], ['--allow', '127.0.0.0/29', '--allow', '127.0.0.7', '--deny', '127.0.0.3/32']);
+  const status = await (await fetch(`http://${String(ready.admin)}/api/tunnels`)).json() as { tunnels: Array<{ agents: Array<Record<string, unknown>> }> };
+  t.match(status.tunnels[0].agents[0], { allow: ['127.0.0.0/29', '127.0.0.7/32'], deny: ['127.0.0.3/32'] }, 'the relay shows what the agent asked for');
   t.equal(await tryEcho(port, '127.0.0.2', 'a'), 'a', 'inside the agent\'s allow');
   t.match(await tryEcho(port, '127.0.0.3', 'b'), /^error:ECONNRESET$/, 'in the agent\'s deny');
   t.match(await tryEcho(port, '127.0.0.9', 'c'), /^error:ECONNRESET$/, 'outside the agent\'s allow');
