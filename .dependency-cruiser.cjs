@@ -8,8 +8,10 @@ const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error',
 module.exports = {
   forbidden: [
     forbid('foundation-is-a-leaf', 'src/net, src/errors.ts and src/log.ts are used by every room and use none',
-      '^src/(net/|errors\\.ts|log\\.ts)', '^src/(sni|crypto|channel|mux|relay|agent|control|cli|link|bench|config)/'),
-    forbid('sni-knows-no-one', 'the ClientHello reader stands alone', '^src/sni/', `^src/(crypto|channel|mux)/|^${features}`),
+      '^src/(net/|errors\\.ts|log\\.ts)', '^src/(sni|crypto|channel|mux|relay|agent|control|cli|link|bench|config|proxy-protocol)/'),
+    forbid('sni-knows-no-one', 'the ClientHello reader stands alone', '^src/sni/', `^src/(crypto|channel|mux|proxy-protocol)/|^${features}`),
+    forbid('proxy-protocol-knows-no-one', 'the PROXY protocol codec stands on src/net and errors alone', '^src/proxy-protocol/',
+      `^src/(sni|crypto|channel|mux|log\\.ts)|^${features}`),
     forbid('noise-is-generic', 'src/crypto is the Noise Protocol Framework: no sockets, no channel, no mux',
       '^src/crypto/', `^src/(sni|channel|mux)/|^${features}`),
     forbid('channel-below-mux', 'the secure channel carries the mux, it does not know it', '^src/channel/', `^src/(sni|mux)/|^${features}`),

@@ -8,6 +8,7 @@ import { MAX_TUNNELS_PER_AGENT, requestRegister, type TunnelRequest, type Tunnel
 import { createLinkSocket, dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort, TokenBucket } from '../net/index.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { proxyHeaderFor } from './proxy-header.js';
 import type { TunnelSpec } from './tunnels.js';
 
 export interface AgentOptions {
@@ -124,7 +125,8 @@ export class AgentClient {
     this.session = session;
     this.log.info({ event: 'link.up', relay: where, cipher: this.opts.cipher }, `connected to relay ${where}`);
     const peerLog = new LogLimiter(this.log); // what this relay makes us say, bounded
-    session.onStream = (stream) => this.onStream(stream, peerLog);
+    const said = { noDestination: false }; // warnings given once per session
+    session.onStream = (stream) => this.onStream(stream, peerLog, said);
     session.onClose = (err) => {
       peerLog.flush();
       if (this.session === session) this.session = null;
@@ -178,7 +180,7 @@ export class AgentClient {
   }
 
   /** A customer connection: dial this tunnel's own configured target, splice. */
-  private onStream(stream: Stream, peerLog: LogLimiter): void {
+  private onStream(stream: Stream, peerLog: LogLimiter, said: { noDestination: boolean }): void {
     const spec = this.byId.get(stream.meta.tunnelId);
     if (!spec) {
       peerLog.warn({ event: 'stream.unknown_tunnel', tunnelId: printable(stream.meta.tunnelId, 64) }, 'relay opened a stream for an unknown tunnel; reset');
@@ -193,7 +195,18 @@ export class AgentClient {
       return;
     }
     const target = spec.target;
+    let header: Buffer | undefined;
+    if (spec.proxyProtocol) {
+      const pp = proxyHeaderFor(spec.proxyProtocol, spec, stream.meta);
+      header = pp.header;
+      if (!pp.complete && !said.noDestination) {
+        said.noDestination = true;
+        this.log.warn({ event: 'proxy_protocol.no_destination', tunnel: spec.id },
+          'the relay sends no destination address (it predates OPEN metadata layout 2): PROXY headers say UNKNOWN (v1) or LOCAL (v2)');
+      }
+    }
     const local = dialAndSplice(stream, target, {
+      header,
       connectTimeoutMs: this.opts.dialTimeoutMs,
       idleTimeoutMs: this.opts.idleTimeoutMs,
       onConnectError: (e) => {

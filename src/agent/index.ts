@@ -4,4 +4,4 @@
  */
 export { AgentClient } from './client.js';
 export { loadAgentConfig, type AgentFileConfig } from './config.js';
-export { parseTcpSpec, parseTlsSpec } from './tunnels.js';
+export { parseTcpSpec, parseTlsSpec, parseTunnelPolicy } from './tunnels.js';

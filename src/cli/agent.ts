@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
-import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, type AgentFileConfig } from '../agent/index.js';
+import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, parseTunnelPolicy, type AgentFileConfig } from '../agent/index.js';
 import { parseHostPort } from '../net/index.js';
 import { intOption, stateDir } from './state.js';
 import { warmUpLogged } from './warmup.js';
 
 interface AgentFlags {
   relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean;
+  proxyProtocol?: string; allow: string[]; deny: string[];
   maxLocalConns?: number; dialRate?: number; idleTimeout?: number; dialTimeout?: number; maxQueuedBytes?: number;
 }
 
@@ -22,6 +23,9 @@ export function registerAgent(program: Command): void {
     .option('--key <file>', 'agent private key (default: $RELAY_HOME/agent.key, created on first run)')
     .option('--tls <name=host:port>', 'TLS passthrough: connections for SNI NAME go to HOST:PORT (repeatable)', collect, [])
     .option('--tcp <[port=]host:port>', 'TCP tunnel to HOST:PORT; PORT asks for that public port (repeatable)', collect, [])
+    .option('--proxy-protocol <version>', 'write a PROXY protocol header (v1 or v2) to the targets of the --tls/--tcp tunnels on this command line')
+    .option('--allow <cidr>', 'admit clients of the --tls/--tcp tunnels on this command line only from this address block (repeatable)', collect, [])
+    .option('--deny <cidr>', 'refuse clients of the --tls/--tcp tunnels on this command line from this address block (repeatable)', collect, [])
     .option('--cipher <name>', 'Noise cipher: chachapoly or aesgcm (default chachapoly)')
     .option('--config <file>', 'agent config file (TOML)')
     .option('--max-local-conns <n>', 'connections to local targets at once; more are refused (default 4096)', intOption('--max-local-conns'))
@@ -38,13 +42,21 @@ async function agent(f: AgentFlags): Promise<void> {
   const log = createLogger({ pretty: f.pretty || undefined });
   try {
     const file: AgentFileConfig = f.config ? loadAgentConfig(f.config) : { tls: [], tcp: [] };
+    // --proxy-protocol, --allow and --deny apply to the tunnels given as flags; the file's
+    // tunnels carry their own (a table entry).
+    const policy = parseTunnelPolicy({ proxyProtocol: f.proxyProtocol, allow: f.allow, deny: f.deny });
+    if (Object.keys(policy).length > 0 && f.tls.length + f.tcp.length === 0) {
+      throw new Error('--proxy-protocol, --allow and --deny apply to the --tls and --tcp tunnels on the command line; there are none (set them per tunnel in the config file)');
+    }
     const relayText = f.relay ?? file.relay;
     const relayKeyText = f.relayKey ?? file.relayKey;
     if (!relayText) throw new Error('--relay HOST:PORT is required');
     if (!relayKeyText) throw new Error('--relay-key is required (the relay prints it when it starts)');
     const cipher = f.cipher ?? file.cipher ?? 'chachapoly';
     if (cipher !== 'chachapoly' && cipher !== 'aesgcm') throw new Error(`--cipher must be chachapoly or aesgcm, got ${JSON.stringify(cipher)}`);
-    const tunnels = [...[...file.tls, ...f.tls].map(parseTlsSpec), ...[...file.tcp, ...f.tcp].map((spec, i) => parseTcpSpec(spec, i))];
+    // TCP tunnel ids number the file's tunnels first, then the flags' (docs/protocol.md "Control stream").
+    const tunnels = [...file.tls, ...f.tls.map((text) => parseTlsSpec(text, policy)),
+      ...file.tcp, ...f.tcp.map((text, i) => parseTcpSpec(text, file.tcp.length + i, policy))];
     if (tunnels.length === 0) throw new Error('no tunnels: give at least one --tls NAME=HOST:PORT or --tcp [PORT=]HOST:PORT');
     const ids = new Set<string>();
     for (const t of tunnels) {

@@ -9,6 +9,8 @@ export interface DialOptions extends SpliceOptions {
   idleTimeoutMs?: number;
   /** The target could not be reached; the stream has been reset with CONNECT_FAILED. */
   onConnectError?: (error: NodeJS.ErrnoException) => void;
+  /** Bytes the target gets before any of the stream's (a PROXY protocol header), in one write. */
+  header?: Buffer;
 }
 
 /**
@@ -29,6 +31,10 @@ export function dialAndSplice(stream: Stream, target: HostPort, opts: DialOption
     connected = true;
     socket.setTimeout(opts.idleTimeoutMs ?? 0);
   });
+  // The header goes first: a socket still connecting keeps every write, in call order, until it
+  // connects (Writable buffers each write behind the pending one), and splice() below is the
+  // first that may write stream bytes (it delivers what the stream already holds at once).
+  if (opts.header) socket.write(opts.header);
   // Registered before splice's own handler, so that the reset carries the dial's own code.
   socket.once('error', (e: NodeJS.ErrnoException) => {
     if (connected) return;

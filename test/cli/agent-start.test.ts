@@ -1,4 +1,6 @@
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runRelay } from '../helpers/proc.js';
 import { tempHome } from '../helpers/net.js';
 
@@ -11,5 +13,25 @@ t.test('an agent given a name no client can reach exits at start and says why', 
     t.equal(line.event, 'startup.failed', `${name}: startup.failed`);
     t.equal(line.code, 'BAD_TUNNEL', `${name}: BAD_TUNNEL`);
     t.match(String(line.error), /is not a host name \((IP literal|empty label)\)/, `${name}: the reason`);
+  }
+});
+
+t.test('--proxy-protocol, --allow and --deny: a bad value, or no tunnel flag to apply to, exits at start and says why', async (t) => {
+  const home = tempHome(t);
+  const config = join(home, 'agent.toml');
+  writeFileSync(config, 'tcp = ["127.0.0.1:22"]\n');
+  const cases: Array<[string[], string, RegExp]> = [
+    [['--tcp', '127.0.0.1:22', '--proxy-protocol', 'v3'], 'BAD_TUNNEL', /--proxy-protocol must be v1 or v2, got "v3"/],
+    [['--tcp', '127.0.0.1:22', '--allow', '10.0.0.0/33'], 'BAD_TUNNEL', /--allow: prefix length of "10\.0\.0\.0\/33" must be 0 to 32/],
+    [['--tls', 'a.test=127.0.0.1:1', '--deny', 'example.com'], 'BAD_TUNNEL', /--deny: expected an address block/],
+    [['--config', config, '--allow', '10.0.0.0/8'], '', /apply to the --tls and --tcp tunnels on the command line; there are none/],
+  ];
+  for (const [flags, code, error] of cases) {
+    const r = await runRelay(['agent', '--relay', '127.0.0.1:1', '--relay-key', 'A'.repeat(43), '--no-warmup', ...flags], { env: { RELAY_HOME: tempHome(t) } });
+    t.equal(r.code, 1, `${flags.join(' ')}: exit 1`);
+    const line = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    t.equal(line.event, 'startup.failed');
+    if (code) t.equal(line.code, code);
+    t.match(String(line.error), error);
   }
 });
