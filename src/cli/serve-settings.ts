@@ -45,7 +45,7 @@ export function reloadableSettings(f: ReloadableFlags, file: RelayFileConfig): R
  * token reads every tunnel and agent of the relay): a regular file, not readable by group or
  * others, 16 to 4096 printable characters.
  */
-export function readAdminToken(path: string): string {
+function readAdminToken(path: string): string {
   let fd: number;
   try { fd = openSync(path, 'r'); } catch (e) {
     throw new ConfigError('CONFIG', `cannot open admin token file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);

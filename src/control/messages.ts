@@ -33,7 +33,7 @@ export class ControlError extends RelayError<'CONTROL_PROTOCOL'> {}
  * The agent's own narrowing of who may connect to a tunnel (address blocks as text, prefix
  * written): it can only take away from what the relay allows, never add.
  */
-export interface SourcePolicy { allow?: string[]; deny?: string[] }
+interface SourcePolicy { allow?: string[]; deny?: string[] }
 
 export type TunnelRequest =
   | ({ id: string; type: 'tls'; hostname: string } & SourcePolicy)
@@ -144,6 +144,7 @@ export function parseRegistered(line: string): RegisteredMessage {
 /** Reads what the relay may send after `registered`. */
 export function parseUpdate(line: string): UpdateMessage {
   const m = parseLine(line);
+  if (m.t === 'registered') fail('only one registered per session');
   if (m.t !== 'update') fail(`expected update, got ${JSON.stringify(String(m.t)).slice(0, 40)}`);
   return { t: 'update', tunnels: parseResults(m) };
 }

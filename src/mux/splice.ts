@@ -12,7 +12,7 @@ export interface SpliceOptions {
 }
 
 /** A byte budget (net's ByteThrottle): `spend(n)` answers how many milliseconds to pause reading. */
-export interface Throttle { spend(n: number): number }
+interface Throttle { spend(n: number): number }
 
 /**
  * Joins a TCP socket and a mux stream in both directions, for the relay and the agent alike.

@@ -8,4 +8,4 @@ export { listen } from './listen.js';
 export { freePort } from './free-port.js';
 export { ByteThrottle, RateTable, TokenBucket } from './token-bucket.js';
 export { createReusedBufferSocket, readsIntoReusedBuffer, setBytesHandler } from './reused-read-buffer.js';
-export { CidrList, addressKey, formatCidr, parseCidr, type Cidr } from './cidr.js';
+export { CidrList, addressKey, formatCidr, parseCidr } from './cidr.js';

@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
 import { ConfigError, TableReader, parseTomlTable, readConfigFile } from '../config/index.js';
 import { decodeKey } from '../crypto/keys.js';
-import { CidrList, canonicalHostName, isHostPattern, parsePortRange, type PortRange } from '../net/index.js';
+import { canonicalHostName, isHostPattern, parsePortRange, type CidrList, type PortRange } from '../net/index.js';
 
 /** Who may connect and how fast: set relay-wide, and again per `[[agents]]` entry as a cap on that key's tunnels. */
 export interface EdgeLimits {
-  /** Source addresses admitted (empty: all) and refused. */
-  allow: CidrList;
-  deny: CidrList;
+  /** Source addresses admitted (absent or empty: all) and refused. */
+  allow?: CidrList;
+  deny?: CidrList;
   /** New connections per second per source address, and per tunnel (0 or absent: no limit). */
   connRatePerIp?: number;
   connRatePerTunnel?: number;
@@ -64,7 +64,7 @@ const SETTINGS = ['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_port
   'drain_timeout_ms', 'lease_ms', 'max_pending_per_ip', 'proxy_protocol_from', 'admin_token_file', ...LIMIT_KEYS, 'agents'] as const;
 
 /** The edge limits of a table (the file's top level, or one `[[agents]]` entry). */
-function edgeLimits(r: TableReader): EdgeLimits {
+function edgeLimits(r: TableReader): EdgeLimits & { allow: CidrList; deny: CidrList } {
   return {
     allow: r.cidrs('allow'),
     deny: r.cidrs('deny'),

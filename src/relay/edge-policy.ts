@@ -17,7 +17,7 @@ export class EdgePolicy {
     this.ipRates = table(relay.connRatePerIp);
     this.defaults = new KeyLimits(EMPTY, EMPTY, null, table(relay.connRatePerTunnel), relay.bandwidthPerTunnel ?? 0);
     for (const g of grants) {
-      this.byKey.set(g.key, new KeyLimits(g.allow, g.deny, table(g.connRatePerIp),
+      this.byKey.set(g.key, new KeyLimits(g.allow ?? EMPTY, g.deny ?? EMPTY, table(g.connRatePerIp),
         g.connRatePerTunnel !== undefined ? table(g.connRatePerTunnel) : this.defaults.tunnelRates,
         g.bandwidthPerTunnel ?? relay.bandwidthPerTunnel ?? 0));
     }
@@ -25,7 +25,7 @@ export class EdgePolicy {
 
   /** The relay-wide address rule: checked at accept, before a byte is read. */
   admitsSource(ip: string): boolean {
-    return admits(this.relay.allow, this.relay.deny, ip);
+    return admits(this.relay.allow ?? EMPTY, this.relay.deny ?? EMPTY, ip);
   }
 
   /** Spends one of the address's relay-wide connection tokens; false: over the rate. */

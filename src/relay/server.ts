@@ -201,7 +201,7 @@ export class RelayServer {
         ...this.frontDoor.settings,
         maxAgentSessions: this.opts.maxAgentSessions ?? DEFAULT_MAX_AGENT_SESSIONS,
         maxQueuedBytes: this.opts.maxQueuedBytes ?? 128 * 1024 * 1024,
-        allow: this.policy.relay.allow, deny: this.policy.relay.deny,
+        allow: this.policy.relay.allow ?? NO_CIDRS, deny: this.policy.relay.deny ?? NO_CIDRS,
         connRatePerIp: this.policy.relay.connRatePerIp ?? 0, connRatePerTunnel: this.policy.relay.connRatePerTunnel ?? 0, bandwidthPerTunnel: this.policy.relay.bandwidthPerTunnel ?? 0,
       },
       tunnels: this.registry.tunnels().map(({ resource, pool }) => ({

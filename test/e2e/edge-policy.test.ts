@@ -99,7 +99,7 @@ t.test('unfinished ClientHellos per address are capped; another address is still
   const refused = await relay.waitEvent('public.refused', (l) => l.reason === 'pending_limit');
   t.match(String(refused.client), /^127\.0\.0\.2:/);
   // From another address a ClientHello still gets read (and, with no such tunnel, an alert).
-  const other = tls.connect({ port: tlsPort, host: '127.0.0.1', localAddress: '127.0.0.3', servername: 'nobody.example.test' });
+  const other = tls.connect({ socket: net.connect({ port: tlsPort, host: '127.0.0.1', localAddress: '127.0.0.3' }), servername: 'nobody.example.test' });
   const [err] = (await once(other, 'error')) as [Error];
   t.match(err.message, /unrecognized name/i);
   await relay.waitEvent('public.refused', (l) => l.reason === 'unknown_name');
@@ -130,7 +130,7 @@ conn_rate_per_ip = 100
   await agent.waitEvent('tunnel.ready');
   const tlsPort = portOf(ready.tls);
   const hello = (from: string) => new Promise<string>((resolve) => {
-    const c = tls.connect({ port: tlsPort, host: '127.0.0.1', localAddress: from, servername: 'app.example.test', ca: cert.cert });
+    const c = tls.connect({ socket: net.connect({ port: tlsPort, host: '127.0.0.1', localAddress: from }), servername: 'app.example.test', ca: cert.cert });
     let got = '';
     c.on('data', (d) => { got += d; });
     c.on('end', () => resolve(got));

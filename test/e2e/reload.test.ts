@@ -34,7 +34,7 @@ t.test('SIGHUP: a revoked tunnel ends (its connections reset, the agent told REV
   const keyPath = join(home, 'a.key');
   const gen = await runRelay(['keygen', '--out', keyPath]);
   const pub = gen.stdout.trim();
-  const svc = tls.createServer({ key: cert.key, cert: cert.cert }, (c) => { c.on('error', () => {}); c.on('data', (d) => c.write(d)); c.write(`hello from ${c.servername}\n`); });
+  const svc = tls.createServer({ key: cert.key, cert: cert.cert }, (c) => { c.on('error', () => {}); c.on('data', (d: Buffer) => c.write(d)); c.write(`hello from ${c.servername}\n`); });
   const svcPort = await listen(svc, t);
   const echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
   const echoPort = await listen(echo, t);
