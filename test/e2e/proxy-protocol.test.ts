@@ -6,52 +6,25 @@
 import t from 'tap';
 import net from 'node:net';
 import tls from 'node:tls';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import { startDevRelay, startAgent, portOf } from '../helpers/proc.js';
+import { startHaproxy } from '../helpers/haproxy.js';
 import { freePort, listen, makeCert, tempHome, type Teardown, type TestCert } from '../helpers/net.js';
 import { readProxyHeader, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY } from '../../src/proxy-protocol/index.js';
 
-// Debian installs it in /usr/sbin, which a non-root PATH may lack. CI installs the package
-// (.ci/run); a machine without it fails here rather than skipping.
-const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
-
 /**
- * Runs HAProxy in the foreground (master-worker, so that it says when it is ready: the master
- * prints "Loading success." once its worker runs, with the listeners bound) with `frontends`
- * (name → port) each taking the PROXY protocol and passing connections, with a v2 header of
- * HAProxy's own, to the service at `servicePort`.
+ * HAProxy with `frontends` (name → port) each taking the PROXY protocol and passing connections,
+ * with a v2 header of HAProxy's own, to the service at `servicePort`.
  */
-async function startHaproxy(t: Teardown, frontends: Record<string, number>, servicePort: number): Promise<void> {
-  const dir = tempHome(t);
-  const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, [
-    'global', '  nbthread 1',
-    'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s',
+async function startConsumer(t: Teardown, frontends: Record<string, number>, servicePort: number): Promise<void> {
+  await startHaproxy(t, [
     ...Object.entries(frontends).flatMap(([name, port]) => [`frontend ${name}`, `  bind 127.0.0.1:${port} accept-proxy`, '  default_backend service']),
     'backend service', `  server s1 127.0.0.1:${servicePort} send-proxy-v2 proxy-v2-options authority`,
-    '',
-  ].join('\n'));
-  const child = spawn(HAPROXY, ['-W', '-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM'); // the master stops its worker
-    await exited;
-  });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      if (stderr.includes('Loading success.')) resolve();
-    });
-    child.once('error', (e) => reject(new Error(`cannot run ${HAPROXY} (Debian package haproxy): ${e.message}`)));
-    child.once('exit', (code) => reject(new Error(`haproxy exited (${code}) before it was ready: ${stderr.slice(-800)}`)));
-  });
+  ]);
 }
 
 /** What the service read in the PROXY header in front of a connection. */
@@ -101,7 +74,7 @@ t.test('TCP tunnels, v1 and v2, through HAProxy accept-proxy: each client is see
   const servicePort = await service(t);
   const feV1 = await freePort();
   const feV2 = await freePort();
-  await startHaproxy(t, { fe_v1: feV1, fe_v2: feV2 }, servicePort);
+  await startConsumer(t, { fe_v1: feV1, fe_v2: feV2 }, servicePort);
   const tcpPort = await freePort();
   const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort + 1}`]);
   // v2 from a table in the config file, v1 from the flags (which apply to the flags' tunnel only).
@@ -130,7 +103,7 @@ t.test('TLS tunnel, v2: HAProxy passes on source and SNI; the handshake complete
   const cert = makeCert([NAME, `direct.${NAME}`]);
   const servicePort = await service(t, cert);
   const fe = await freePort();
-  await startHaproxy(t, { fe_tls: fe }, servicePort);
+  await startConsumer(t, { fe_tls: fe }, servicePort);
   const directPort = await service(t, cert); // the agent's own header, read by the project's reader: the ALPN TLV
   const { ready } = await startDevRelay(t);
   const agent = startAgent(t, ready, ['--no-warmup', '--tls', `${NAME}=127.0.0.1:${fe}`, '--tls', `direct.${NAME}=127.0.0.1:${directPort}`, '--proxy-protocol', 'v2']);
