@@ -1,19 +1,26 @@
 import type net from 'node:net';
-import { LogLimiter, printable, type Logger } from '../log.js';
-import { connectChannel, type CipherName } from '../channel/index.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { printable, type LogLimiter, type Logger } from '../log.js';
+import type { CipherName } from '../channel/index.js';
 import type { KeyPair } from '../crypto/keys.js';
-import { SendBudget, Session, type MuxConfig, type Stream } from '../mux/index.js';
+import { SendBudget, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';
-import { MAX_TUNNELS_PER_AGENT, requestRegister, type TunnelRequest, type TunnelResult } from '../control/index.js';
-import { createLinkSocket, dialAndSplice } from '../link/index.js';
+import { MAX_TUNNELS_PER_AGENT, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort, TokenBucket } from '../net/index.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
 import { proxyHeaderFor } from './proxy-header.js';
+import { RelayLink, type LinkHost } from './relay-link.js';
 import type { TunnelSpec } from './tunnels.js';
 
 export interface AgentOptions {
-  relay: HostPort;
-  /** The relay's static public key, pinned (Noise IK: the handshake fails against any other). */
+  /**
+   * The relays' agent listeners. A host name stands for every address it resolves to, each one
+   * relay (looked up again every `resolveIntervalMs`, so relays that come and go are followed).
+   */
+  relays: HostPort[];
+  /** The relays' static public key, pinned (Noise IK: the handshake fails against any other). */
   relayKey: Buffer;
   staticKey: KeyPair;
   cipher: CipherName;
@@ -23,6 +30,8 @@ export interface AgentOptions {
   backoff?: BackoffOptions;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** How often relay host names are looked up again (default 30 000 ms). */
+  resolveIntervalMs?: number;
   /** Local connections to targets at once (default 4096); an OPEN beyond it is refused. */
   maxLocalConns?: number;
   /** New local connections per second (default 5000, burst the same; 0: no limit); an OPEN beyond it is refused. */
@@ -36,36 +45,45 @@ export interface AgentOptions {
 }
 
 /**
- * The private side: dials out to the relay (so it works behind NAT), authenticates, registers
- * its tunnels, and for every stream the relay opens dials the local target that its own
- * configuration names for that tunnel. The relay names a tunnel, never an address. Reconnects
- * forever with backoff and registers again after every reconnect.
+ * The private side: dials out to each relay (so it works behind NAT), authenticates, registers
+ * its tunnels on every one, and for every stream a relay opens dials the local target that its
+ * own configuration names for that tunnel. A relay names a tunnel, never an address. Each relay
+ * is a link of its own (relay-link.ts) that reconnects with its own backoff; a TCP tunnel asks
+ * every relay for the port the first one gave it, so that it has one public port everywhere.
  */
-export class AgentClient {
+export class AgentClient implements LinkHost {
   private readonly byId = new Map<string, TunnelSpec>();
-  /** Ports the relay gave us, asked for again after a reconnect (even across relay restarts). */
+  /** Ports a relay gave us, asked for on every other relay and again after a reconnect (even across relay restarts). */
   private readonly gotPorts = new Map<string, number>();
-  private readonly backoff: Backoff;
-  private readonly log: Logger;
+  /** One link per relay address, by `HOST:PORT`. */
+  private readonly links = new Map<string, RelayLink>();
+  /** The link whose register settles the TCP ports the others will ask for, while it is in flight. */
+  private leader: { link: RelayLink; done: Promise<void>; resolve: () => void } | null = null;
+  private resolveTimer: NodeJS.Timeout | null = null;
+  readonly log: Logger;
   private stopped = false;
-  private session: Session | null = null;
-  private socket: net.Socket | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
   private readonly locals = new Set<net.Socket>();
   private readonly dials: TokenBucket | null;
-  /** One budget for all sessions: local reads pause when the relay does not take what they queue. */
-  private readonly sendBudget: SendBudget;
-  /** Called once per live tunnel after each (re)registration, and on refusals (for tests, bench). */
-  onTunnel: (result: { id: string; ok: boolean; port?: number; url?: string; code?: string }) => void = () => {};
+  /** One budget for all sessions: local reads pause when the relays do not take what they queue. */
+  readonly sendBudget: SendBudget;
+  /** Called per tunnel and relay after each (re)registration or update, live or refused (for tests, bench). */
+  onTunnel: (result: { id: string; ok: boolean; relay?: string; port?: number; url?: string; code?: string }) => void = () => {};
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger;
-    this.backoff = new Backoff(opts.backoff);
     this.sendBudget = new SendBudget(opts.maxQueuedBytes ?? 64 * 1024 * 1024);
     const rate = opts.dialRate ?? 5000;
     this.dials = rate > 0 ? new TokenBucket(rate) : null;
     for (const t of opts.tunnels.slice(0, MAX_TUNNELS_PER_AGENT)) this.byId.set(t.id, t);
   }
+
+  get relayKey(): Buffer { return this.opts.relayKey; }
+  get staticKey(): KeyPair { return this.opts.staticKey; }
+  get cipher(): CipherName { return this.opts.cipher; }
+  get mux(): Partial<MuxConfig> | undefined { return this.opts.mux; }
+  get backoff(): BackoffOptions | undefined { return this.opts.backoff; }
+  get connectTimeoutMs(): number | undefined { return this.opts.connectTimeoutMs; }
+  get handshakeTimeoutMs(): number | undefined { return this.opts.handshakeTimeoutMs; }
 
   start(): void {
     // A relay takes at most MAX_TUNNELS_PER_AGENT per session: say so now, for each one left out.
@@ -74,72 +92,80 @@ export class AgentClient {
       this.log.error({ event: 'tunnel.error', code: 'TOO_MANY_TUNNELS', message, tunnel: t.id }, `tunnel ${t.id} refused: ${message}`);
       this.onTunnel({ id: t.id, ok: false, code: 'TOO_MANY_TUNNELS' });
     }
-    this.connect();
+    void this.resolve();
   }
 
-  /** Stops reconnecting, closes the session (authenticated close) and every local connection. */
+  /** Stops reconnecting, closes every session (authenticated close) and every local connection. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.resolveTimer) clearTimeout(this.resolveTimer);
     for (const s of this.locals) s.destroy();
-    const session = this.session;
-    if (session) {
-      await new Promise<void>((resolve) => {
-        const prev = session.onClose;
-        session.onClose = (e) => { prev(e); resolve(); };
-        session.close();
-        setTimeout(() => { session.destroy(); resolve(); }, 2_000).unref();
-      });
-    }
-    this.socket?.destroy();
+    await Promise.all([...this.links.values()].map((l) => l.stop()));
   }
 
-  private connect(): void {
+  /**
+   * Looks the relay names up (an address stands for itself), starts a link for each address not
+   * yet linked and stops the links of a name's addresses that are gone; then again later. A
+   * lookup that fails keeps the links the name had.
+   */
+  private async resolve(): Promise<void> {
+    const wanted = new Map<string, HostPort>();
+    const failedNames = new Set<string>();
+    await Promise.all(this.opts.relays.map(async (r) => {
+      if (isIP(r.host) !== 0) { wanted.set(formatHostPort(r.host, r.port), r); return; }
+      try {
+        for (const a of await lookup(r.host, { all: true })) wanted.set(formatHostPort(a.address, r.port), { host: a.address, port: r.port });
+      } catch (e) {
+        failedNames.add(formatHostPort(r.host, r.port));
+        const err = e as NodeJS.ErrnoException;
+        this.log.warn({ event: 'link.down', relay: formatHostPort(r.host, r.port), code: err.code, error: err.message, retryMs: this.opts.resolveIntervalMs ?? 30_000 },
+          `relay ${r.host}: ${err.message}; looking it up again later`);
+      }
+    }));
     if (this.stopped) return;
-    const { relay } = this.opts;
-    const where = formatHostPort(relay.host, relay.port);
-    const socket = createLinkSocket();
-    socket.connect({ host: relay.host, port: relay.port, noDelay: true });
-    this.socket = socket;
-    const connectTimer = setTimeout(() => socket.destroy(new Error(`connect to ${where} timed out`)), this.opts.connectTimeoutMs ?? 10_000);
-    socket.once('connect', () => clearTimeout(connectTimer));
-    socket.once('error', () => clearTimeout(connectTimer));
-    connectChannel(socket, {
-      staticKey: this.opts.staticKey,
-      remoteStaticKey: this.opts.relayKey,
-      cipher: this.opts.cipher,
-      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-      logger: this.log.child({ part: 'noise' }),
-    }).then((channel) => {
-      clearTimeout(connectTimer);
-      if (this.stopped) { channel.destroy(); return; }
-      this.onChannel(new Session(channel, { role: 'client', config: this.opts.mux, sendBudget: this.sendBudget, logger: this.log.child({ part: 'mux' }) }), where);
-    }, (err: Error & { code?: string }) => {
-      clearTimeout(connectTimer);
-      socket.destroy();
-      this.retry(err, where);
-    });
+    for (const [where, address] of wanted) {
+      if (this.links.has(where)) continue;
+      const link = new RelayLink(this, address, where);
+      this.links.set(where, link);
+      link.start();
+    }
+    // Addresses a name no longer resolves to (a pod replaced): only when every lookup answered.
+    if (failedNames.size === 0) {
+      for (const [where, link] of this.links) {
+        if (wanted.has(where)) continue;
+        this.links.delete(where);
+        this.log.info({ event: 'link.removed', relay: where }, `relay ${where} no longer in DNS; closing its session`);
+        void link.stop();
+      }
+    }
+    this.resolveTimer = setTimeout(() => void this.resolve(), this.opts.resolveIntervalMs ?? 30_000);
+    this.resolveTimer.unref();
   }
 
-  private onChannel(session: Session, where: string): void {
-    this.session = session;
-    this.log.info({ event: 'link.up', relay: where, cipher: this.opts.cipher }, `connected to relay ${where}`);
-    const peerLog = new LogLimiter(this.log); // what this relay makes us say, bounded
-    const said = { noDestination: false }; // warnings given once per session
-    session.onStream = (stream) => this.onStream(stream, peerLog, said);
-    session.onClose = (err) => {
-      peerLog.flush();
-      if (this.session === session) this.session = null;
-      this.retry(err ?? new Error('relay closed the session'), where);
-    };
-    requestRegister(session, [...this.byId.values()].map((t) => this.request(t)), {
-      onResults: (msg) => { if (this.onResults(msg.tunnels)) this.backoff.reset(); },
-      onUpdate: (msg) => { this.onResults(msg.tunnels); },
-      onError: (e) => {
-        this.log.warn({ event: 'control.error', err: e.message }, 'bad control message from relay');
-        session.destroy(e);
-      },
-    });
+  /**
+   * A link's register entries. While a TCP tunnel has no port yet (port 0, none given by any
+   * relay), one link at a time registers, so that the port the first relay gives is the one
+   * every other relay is asked for.
+   */
+  async requestsFor(link: RelayLink): Promise<TunnelRequest[]> {
+    while (this.needsPorts() && this.leader !== null && this.leader.link !== link) await this.leader.done;
+    if (this.needsPorts() && this.leader === null) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => { resolve = r; });
+      this.leader = { link, done, resolve };
+    }
+    return [...this.byId.values()].map((t) => this.request(t));
+  }
+
+  onRegisterDone(link: RelayLink): void {
+    if (this.leader?.link !== link) return;
+    this.leader.resolve();
+    this.leader = null;
+  }
+
+  private needsPorts(): boolean {
+    for (const t of this.byId.values()) if (t.type === 'tcp' && t.port === 0 && !this.gotPorts.has(t.id)) return true;
+    return false;
   }
 
   private request(t: TunnelSpec): TunnelRequest {
@@ -148,39 +174,41 @@ export class AgentClient {
     return { id: t.id, type: 'tcp', port: t.port || this.gotPorts.get(t.id) || 0, ...policy };
   }
 
-  /** The relay's word on tunnels (its answer, or a later update); true when any is live. */
-  private onResults(results: TunnelResult[]): boolean {
+  /** A relay's word on tunnels (its answer, or a later update); true when any is live. */
+  onResults(link: RelayLink, results: TunnelResult[]): boolean {
+    const relay = link.where;
     let anyOk = false;
     for (const r of results) {
       const spec = this.byId.get(r.id);
       if (!spec) continue; // a result for a tunnel we never asked for: ignore it
       if (!r.ok) {
-        this.log.error({ event: 'tunnel.error', code: r.code, message: r.message, tunnel: r.id }, `tunnel ${r.id} refused: ${r.message}`);
-        this.onTunnel({ id: r.id, ok: false, code: r.code });
+        this.log.error({ event: 'tunnel.error', relay, code: r.code, message: r.message, tunnel: r.id }, `tunnel ${r.id} refused by ${relay}: ${r.message}`);
+        this.onTunnel({ id: r.id, ok: false, relay, code: r.code });
         continue;
       }
       if (r.type !== spec.type || (r.type === 'tls' && spec.type === 'tls' && r.hostname !== spec.hostname)) {
         // A relay that answers for something else is broken or hostile: believe nothing of it.
-        this.log.error({ event: 'tunnel.error', code: 'BAD_REPLY', message: 'the relay answered for another tunnel', tunnel: r.id }, `tunnel ${r.id}: the relay answered for another tunnel`);
-        this.onTunnel({ id: r.id, ok: false, code: 'BAD_REPLY' });
+        this.log.error({ event: 'tunnel.error', relay, code: 'BAD_REPLY', message: 'the relay answered for another tunnel', tunnel: r.id }, `tunnel ${r.id}: ${relay} answered for another tunnel`);
+        this.onTunnel({ id: r.id, ok: false, relay, code: 'BAD_REPLY' });
         continue;
       }
       anyOk = true;
       const target = formatHostPort(spec.target.host, spec.target.port);
       if (r.type === 'tls') {
-        this.log.info({ event: 'tunnel.ready', type: 'tls', hostname: r.hostname, url: r.url, target }, `tunnel ready: ${r.url} → ${target}`);
-        this.onTunnel({ id: r.id, ok: true, url: r.url });
+        this.log.info({ event: 'tunnel.ready', relay, type: 'tls', hostname: r.hostname, url: r.url, target }, `tunnel ready on ${relay}: ${r.url} → ${target}`);
+        this.onTunnel({ id: r.id, ok: true, relay, url: r.url });
       } else {
-        this.gotPorts.set(r.id, r.port);
-        this.log.info({ event: 'tunnel.ready', type: 'tcp', port: r.port, address: r.address, target }, `tunnel ready: tcp://${r.address} → ${target}`);
-        this.onTunnel({ id: r.id, ok: true, port: r.port });
+        // The first port a relay gives is the tunnel's, asked for everywhere from then on.
+        if (spec.type === 'tcp' && spec.port === 0 && !this.gotPorts.has(r.id)) this.gotPorts.set(r.id, r.port);
+        this.log.info({ event: 'tunnel.ready', relay, type: 'tcp', port: r.port, address: r.address, target }, `tunnel ready on ${relay}: tcp://${r.address} → ${target}`);
+        this.onTunnel({ id: r.id, ok: true, relay, port: r.port });
       }
     }
     return anyOk;
   }
 
   /** A customer connection: dial this tunnel's own configured target, splice. */
-  private onStream(stream: Stream, peerLog: LogLimiter, said: { noDestination: boolean }): void {
+  onStream(_link: RelayLink, stream: Stream, peerLog: LogLimiter, said: { noDestination: boolean }): void {
     const spec = this.byId.get(stream.meta.tunnelId);
     if (!spec) {
       peerLog.warn({ event: 'stream.unknown_tunnel', tunnelId: printable(stream.meta.tunnelId, 64) }, 'relay opened a stream for an unknown tunnel; reset');
@@ -215,12 +243,5 @@ export class AgentClient {
     });
     this.locals.add(local);
     local.once('close', () => this.locals.delete(local));
-  }
-
-  private retry(err: Error & { code?: string }, where: string): void {
-    if (this.stopped) return;
-    const delay = this.backoff.next();
-    this.log.warn({ event: 'link.down', relay: where, code: err.code, error: err.message, retryMs: delay }, `relay ${where}: ${err.message}; retrying in ${delay} ms`);
-    this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 }

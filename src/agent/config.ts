@@ -5,7 +5,7 @@ import { parseTcpSpec, parseTlsSpec, parseTunnelPolicy, tcpTunnelSpec, tlsTunnel
 /**
  * The agent's TOML file: the same settings as its flags. A tunnel is written as its flag writes
  * it, or as a table when it has a policy (README "Configuration files"):
- *   relay = "relay.example.com:7835"
+ *   relay = "relay.example.com:7835"       # or a list: ["relay1.example.com:7835", "relay2.example.com:7835"]
  *   relay_key = "…43 characters…"
  *   cipher = "chachapoly"
  *   tls = ["app.example.com=127.0.0.1:8443",
@@ -13,7 +13,8 @@ import { parseTcpSpec, parseTlsSpec, parseTunnelPolicy, tcpTunnelSpec, tlsTunnel
  *   tcp = ["20022=127.0.0.1:22", { port = 5432, target = "127.0.0.1:5432", proxy_protocol = "v1", deny = ["192.0.2.0/24"] }]
  */
 export interface AgentFileConfig {
-  relay?: string; relayKey?: string; key?: string; cipher?: string;
+  /** One relay or several (`relay = ["a:7835", "b:7835"]`). */
+  relay: string[]; relayKey?: string; key?: string; cipher?: string;
   /** Checked already; TCP tunnels numbered from `tcp:1` in file order (flags' tunnels come after). */
   tls: TlsTunnelSpec[]; tcp: TcpTunnelSpec[];
   maxLocalConns?: number; dialRate?: number; idleTimeoutMs?: number; dialTimeoutMs?: number; maxQueuedBytes?: number;
@@ -27,7 +28,7 @@ function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
   r.onlyKeys(SETTINGS);
   try {
     return {
-      relay: r.str('relay'), relayKey: r.str('relay_key'), key: r.str('key'), cipher: r.str('cipher'),
+      relay: relayList(r), relayKey: r.str('relay_key'), key: r.str('key'), cipher: r.str('cipher'),
       tls: r.list('tls').map((entry, i) => tlsEntry(entry, `tls[${i}]`, source)),
       tcp: r.list('tcp').map((entry, i) => tcpEntry(entry, i, `tcp[${i}]`, source)),
       maxLocalConns: r.num('max_local_conns'), dialRate: r.num('dial_rate'), idleTimeoutMs: r.num('idle_timeout_ms'), dialTimeoutMs: r.num('dial_timeout_ms'), maxQueuedBytes: r.num('max_queued_bytes'),
@@ -37,6 +38,13 @@ function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
     if (e instanceof TunnelSpecError) throw new ConfigError('CONFIG', `${source}: ${e.message}`);
     throw e;
   }
+}
+
+/** `relay`: a string or a list of strings. */
+function relayList(r: TableReader): string[] {
+  const v = r.raw('relay');
+  if (v === undefined) return [];
+  return typeof v === 'string' ? [v] : r.strings('relay');
 }
 
 /** A `tls` entry: `"NAME=HOST:PORT"`, or `{ name, target, proxy_protocol?, allow?, deny? }`. */

@@ -4,21 +4,20 @@ import { createLogger } from '../log.js';
 import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
 import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, parseTunnelPolicy, type AgentFileConfig } from '../agent/index.js';
 import { parseHostPort } from '../net/index.js';
-import { intOption, stateDir } from './state.js';
+import { collect, intOption, stateDir } from './state.js';
 import { warmUpLogged } from './warmup.js';
 
 interface AgentFlags {
-  relay?: string; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean;
+  relay: string[]; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean;
   proxyProtocol?: string; allow: string[]; deny: string[];
   maxLocalConns?: number; dialRate?: number; idleTimeout?: number; dialTimeout?: number; maxQueuedBytes?: number;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerAgent(program: Command): void {
   program.command('agent')
     .description('run an agent next to private services: dials the relay, serves its tunnels')
-    .option('--relay <host:port>', 'the relay\'s agent listener')
+    .option('--relay <host:port>', 'a relay\'s agent listener (repeatable: a session to each; a name with several addresses is one relay per address)', collect, [])
     .option('--relay-key <pubkey>', 'the relay\'s public key (pinned)')
     .option('--key <file>', 'agent private key (default: $RELAY_HOME/agent.key, created on first run)')
     .option('--tls <name=host:port>', 'TLS passthrough: connections for SNI NAME go to HOST:PORT (repeatable)', collect, [])
@@ -41,16 +40,16 @@ export function registerAgent(program: Command): void {
 async function agent(f: AgentFlags): Promise<void> {
   const log = createLogger({ pretty: f.pretty || undefined });
   try {
-    const file: AgentFileConfig = f.config ? loadAgentConfig(f.config) : { tls: [], tcp: [] };
+    const file: AgentFileConfig = f.config ? loadAgentConfig(f.config) : { relay: [], tls: [], tcp: [] };
     // --proxy-protocol, --allow and --deny apply to the tunnels given as flags; the file's
     // tunnels carry their own (a table entry).
     const policy = parseTunnelPolicy({ proxyProtocol: f.proxyProtocol, allow: f.allow, deny: f.deny });
     if (Object.keys(policy).length > 0 && f.tls.length + f.tcp.length === 0) {
       throw new Error('--proxy-protocol, --allow and --deny apply to the --tls and --tcp tunnels on the command line; there are none (set them per tunnel in the config file)');
     }
-    const relayText = f.relay ?? file.relay;
+    const relayTexts = f.relay.length > 0 ? f.relay : file.relay;
     const relayKeyText = f.relayKey ?? file.relayKey;
-    if (!relayText) throw new Error('--relay HOST:PORT is required');
+    if (relayTexts.length === 0) throw new Error('--relay HOST:PORT is required');
     if (!relayKeyText) throw new Error('--relay-key is required (the relay prints it when it starts)');
     const cipher = f.cipher ?? file.cipher ?? 'chachapoly';
     if (cipher !== 'chachapoly' && cipher !== 'aesgcm') throw new Error(`--cipher must be chachapoly or aesgcm, got ${JSON.stringify(cipher)}`);
@@ -65,7 +64,7 @@ async function agent(f: AgentFlags): Promise<void> {
     }
     const keyPath = f.key ?? file.key;
     const client = new AgentClient({
-      relay: parseHostPort(relayText, '127.0.0.1'),
+      relays: relayTexts.map((r) => parseHostPort(r, '127.0.0.1')),
       relayKey: decodeKey(relayKeyText),
       staticKey: keyPath ? readPrivateKeyFile(keyPath) : loadOrCreateKeyFile(join(stateDir(), 'agent.key')),
       cipher,
