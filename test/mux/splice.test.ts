@@ -165,3 +165,296 @@ t.test('splice insists on allowHalfOpen', async (t) => {
   const s = new net.Socket({ allowHalfOpen: false });
   t.throws(() => splice(s, sp.client.openStream({ tunnelId: 'x' })), TypeError);
 });
+
+// ---- the throttle option (a tunnel's bandwidth cap): pause reading, never drop, never hold twice ----
+
+/** The throttle's wait, caught instead of armed: the test decides when it fires. */
+interface HeldTimer { ms: number; fire(): void; cleared: boolean }
+
+/**
+ * Catches the next setTimeout, the one splice arms right after a `spend()` that asked for a wait
+ * (nothing else runs between the two), and watches clearTimeout for its handle. The handle is a
+ * real timer that never fires on its own, so that clearing it is what Node would see.
+ */
+function holdNextTimer(t: Test): Promise<HeldTimer> {
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  return new Promise((resolve) => {
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      globalThis.setTimeout = realSet;
+      const handle = realSet(() => {}, 0x7fffffff);
+      handle.unref();
+      const held: HeldTimer = { ms: ms ?? 0, cleared: false, fire: () => { realClear(handle); fn(); } };
+      globalThis.clearTimeout = (h?: Parameters<typeof clearTimeout>[0]) => {
+        if (h === handle) held.cleared = true;
+        realClear(h);
+      };
+      t.teardown(() => { globalThis.clearTimeout = realClear; realClear(handle); });
+      resolve(held);
+      return handle;
+    }) as unknown as typeof setTimeout;
+  });
+}
+
+/** A Throttle that asks for one wait, on the first chunk `when` picks; it records every spend. */
+function waitOnce(t: Test, when: (n: number) => boolean = () => true, ms = 60_000) {
+  const spent: number[] = [];
+  let armed = true;
+  let engaged!: (h: Promise<HeldTimer>) => void;
+  const held = new Promise<Promise<HeldTimer>>((r) => { engaged = r; }).then((p) => p);
+  const throttle = {
+    spend(n: number): number {
+      spent.push(n);
+      if (!armed || !when(n)) return 0;
+      armed = false;
+      engaged(holdNextTimer(t));
+      return ms;
+    },
+    get engaged() { return !armed; },
+  };
+  return { throttle, spent, held };
+}
+
+/** One accepted loopback socket spliced onto a client stream; `peer` is the socket's other end, `remote` the stream's. */
+async function splicePair(t: Test, throttle: { in?: { spend(n: number): number }; out?: { spend(n: number): number } }) {
+  const sp = await sessionPair();
+  t.teardown(() => sp.close());
+  let accepted!: (s: net.Socket) => void;
+  const acceptedSock = new Promise<net.Socket>((r) => { accepted = r; });
+  const port = await serve(t, (s) => accepted(s));
+  const peer = customer(t, port);
+  const sock = await acceptedSock;
+  const remoteStream = new Promise<Stream>((r) => { sp.server.onStream = r; });
+  const stream = sp.client.openStream({ tunnelId: 'throttled' });
+  let onDone!: (err?: Error) => void;
+  const done = new Promise<Error | undefined>((r) => { onDone = r; });
+  splice(sock, stream, { throttle, onDone });
+  return { sp, sock, peer, stream, remote: await remoteStream, done };
+}
+
+/** Hashes what a stream delivers; answers its FIN with ours, so the stream can close. */
+function readStream(s: Stream) {
+  const h = createHash('sha256');
+  const r = { bytes: 0, hash: '', ended: new Promise<void>((res) => {
+    s.onEnd = () => { r.hash = h.digest('hex'); s.end(); res(); };
+  }) };
+  s.onData = (c) => { h.update(c); r.bytes += c.length; };
+  s.resume();
+  return r;
+}
+
+/** Hashes what a socket receives, from now on. */
+function readSocket(s: net.Socket) {
+  const h = createHash('sha256');
+  const r = { bytes: 0, hash: '', ended: new Promise<void>((res) => s.once('end', () => { r.hash = h.digest('hex'); res(); })) };
+  s.on('data', (c: Buffer) => { h.update(c); r.bytes += c.length; });
+  return r;
+}
+
+/** A few round trips each way on the session: what was sent before them has arrived and been handled. */
+async function settle(sp: { client: { ping(): Promise<number> }; server: { ping(): Promise<number> } }): Promise<void> {
+  for (let i = 0; i < 3; i++) { await sp.client.ping(); await sp.server.ping(); await new Promise(setImmediate); }
+}
+
+/** Resolves once `cond` holds, checking after each turn of the event loop; gives up (the assertions after it then fail) after many. */
+async function until(cond: () => boolean, turns = 20_000): Promise<void> {
+  for (let i = 0; i < turns && !cond(); i++) await new Promise(setImmediate);
+}
+
+/** Session round trips until `cond` holds, at most `n` of them. */
+async function pingUntil(sp: { server: { ping(): Promise<number> } }, cond: () => boolean, n = 200): Promise<void> {
+  for (let i = 0; i < n && !cond(); i++) await sp.server.ping();
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+t.test('throttle in: the socket pauses after the chunk that ran into debt, and resumes on the timer with every byte in order', { timeout: 60_000 }, async (t) => {
+  const th = waitOnce(t);
+  const x = await splicePair(t, { in: th.throttle });
+  const got = readStream(x.remote);
+  const first = randomBytes(1000);
+  x.peer.write(first);
+  const timer = await th.held;
+  t.equal(timer.ms, 60_000, 'the wait the throttle asked for');
+  t.ok(x.sock.isPaused(), 'reading stopped after that chunk');
+  const rest = randomBytes(3 * 1024 * 1024);
+  x.peer.write(rest);
+  // The relay's socket has the next bytes (a paused socket still fills its buffer from the kernel)…
+  await until(() => x.sock.bytesRead > first.length);
+  await settle(x.sp);
+  // …and none of them went into the stream.
+  t.equal(x.stream.bytesWritten, first.length, 'nothing more was read into the stream');
+  t.equal(got.bytes, first.length, 'the far end has the first chunk only');
+  t.ok(x.sock.isPaused(), 'still paused');
+  timer.fire();
+  x.peer.end();
+  await got.ended;
+  t.equal(got.bytes, first.length + rest.length, 'every byte after the timer');
+  t.equal(got.hash, sha256(Buffer.concat([first, rest])), 'intact and in order');
+  t.equal(sum(th.spent), first.length + rest.length, 'every byte was spent from the budget once');
+  t.equal(await x.done, undefined, 'the splice finished cleanly');
+});
+
+t.test('throttle out: the stream pauses after the chunk that ran into debt, and resumes on the timer with every byte in order', { timeout: 60_000 }, async (t) => {
+  const th = waitOnce(t);
+  const x = await splicePair(t, { out: th.throttle });
+  const got = readSocket(x.peer);
+  const first = randomBytes(1000);
+  x.remote.write(first);
+  const timer = await th.held;
+  t.ok(timer.ms > 0);
+  const rest = randomBytes(3 * 1024 * 1024);
+  let off = 0;
+  const pumpRest = (): void => {
+    while (off < rest.length) {
+      const c = rest.subarray(off, off + 64 * 1024);
+      off += c.length;
+      if (!x.remote.write(c)) return;
+    }
+    x.remote.end();
+  };
+  x.remote.onDrain = pumpRest;
+  pumpRest();
+  // The relay's stream has the next bytes buffered (within its window)…
+  await pingUntil(x.sp, () => x.stream.readableLength > 0);
+  await settle(x.sp);
+  // …and none went to the socket.
+  t.equal(x.sock.bytesWritten, first.length, 'nothing more was written to the socket');
+  t.ok(x.stream.readableLength > 0 && x.stream.readableLength <= x.stream.receiveWindow, `held in the stream's window (${x.stream.readableLength} bytes)`);
+  await until(() => got.bytes >= first.length);
+  t.equal(got.bytes, first.length, 'the peer has the first chunk only');
+  timer.fire();
+  await got.ended;
+  t.equal(got.bytes, first.length + rest.length, 'every byte after the timer');
+  t.equal(got.hash, sha256(Buffer.concat([first, rest])), 'intact and in order');
+  t.equal(sum(th.spent), first.length + rest.length, 'every byte was spent from the budget once');
+  x.peer.end();
+  t.equal(await x.done, undefined, 'the splice finished cleanly');
+});
+
+/**
+ * The customer writes until the throttle has asked for its wait, on the very chunk whose write
+ * into the stream filled it (the stream's far end is not reading): the socket is then held for
+ * both reasons at once. Returns everything written.
+ */
+async function bothReasonsIn(t: Test) {
+  const box: { x?: Awaited<ReturnType<typeof splicePair>> } = {};
+  // Splice pauses the socket for backpressure before it asks the throttle: paused here means the
+  // stream refused more. The stream drains at half its high-water mark; once more than the far
+  // end's window and that half are written, what credit is left cannot get it there, and only
+  // the far end's reading can drain it.
+  const stuck = (): boolean => box.x !== undefined && box.x.sock.isPaused() &&
+    box.x.stream.bytesWritten > box.x.remote.receiveWindow + box.x.sp.client.config.streamWriteHighWaterMark / 2;
+  const th = waitOnce(t, stuck);
+  const x = box.x = await splicePair(t, { in: th.throttle });
+  const sent = createHash('sha256');
+  let written = 0;
+  const chunk = randomBytes(64 * 1024);
+  const write = (): void => {
+    while (!th.throttle.engaged) {
+      sent.update(chunk);
+      written += chunk.length;
+      if (!x.peer.write(chunk)) return;
+    }
+  };
+  x.peer.on('drain', write);
+  write();
+  const timer = await th.held;
+  x.peer.off('drain', write);
+  t.ok(x.sock.isPaused(), 'held: the stream is full and the throttle asked for a wait');
+  let drains = 0;
+  const spliceDrain = x.stream.onDrain;
+  x.stream.onDrain = () => { drains++; spliceDrain(); };
+  return { x, th, timer, sent, written: () => written, drains: () => drains };
+}
+
+t.test('throttle in: a drain while the throttle still holds does not resume the socket', { timeout: 60_000 }, async (t) => {
+  const { x, th, timer, sent, written, drains } = await bothReasonsIn(t);
+  const got = readStream(x.remote); // the far end reads: credit flows back, the stream drains
+  await pingUntil(x.sp, () => drains() > 0);
+  t.ok(drains() > 0, 'the stream drained');
+  const before = x.stream.bytesWritten;
+  await settle(x.sp);
+  t.ok(x.sock.isPaused(), 'the drain did not resume it: the throttle still holds');
+  t.equal(x.stream.bytesWritten, before, 'nothing more was read from the socket');
+  t.equal(got.bytes, before, 'the far end has all that was read, and only that');
+  timer.fire();
+  x.peer.end();
+  await got.ended;
+  t.equal(got.bytes, written(), 'every byte after the timer');
+  t.equal(got.hash, sent.digest('hex'), 'intact and in order');
+  t.equal(sum(th.spent), written());
+});
+
+t.test('throttle in: the timer firing while the stream is still full does not resume the socket', { timeout: 60_000 }, async (t) => {
+  const { x, timer, sent, written, drains } = await bothReasonsIn(t);
+  const before = x.stream.bytesWritten;
+  timer.fire();
+  await settle(x.sp);
+  t.equal(drains(), 0, 'the far end has not read: no drain yet');
+  t.ok(x.sock.isPaused(), 'the timer did not resume it: the stream is still full');
+  t.equal(x.stream.bytesWritten, before, 'nothing more was read from the socket');
+  const got = readStream(x.remote);
+  x.peer.end();
+  await got.ended;
+  t.ok(drains() > 0, 'the drain resumed it');
+  t.equal(got.bytes, written(), 'every byte');
+  t.equal(got.hash, sent.digest('hex'), 'intact and in order');
+});
+
+t.test('throttle out: a socket drain while the throttle still holds does not resume the stream', { timeout: 60_000 }, async (t) => {
+  const box: { sock?: net.Socket } = {};
+  // Splice pauses the stream for a full socket before it asks the throttle: writableNeedDrain means full.
+  const th = waitOnce(t, () => box.sock?.writableNeedDrain === true);
+  const x = await splicePair(t, { out: th.throttle });
+  box.sock = x.sock;
+  // The peer does not read yet: the socket's buffers fill.
+  const sent = createHash('sha256');
+  let written = 0;
+  let ended = false;
+  const chunk = randomBytes(64 * 1024);
+  const write = (): void => {
+    while (!th.throttle.engaged) {
+      sent.update(chunk);
+      written += chunk.length;
+      if (!x.remote.write(chunk)) return;
+    }
+    if (!ended) { ended = true; x.remote.end(); }
+  };
+  x.remote.onDrain = write;
+  write();
+  const timer = await th.held;
+  const before = x.sock.bytesWritten;
+  const drained = once(x.sock, 'drain');
+  const got = readSocket(x.peer); // the peer reads now: the socket drains
+  await drained;
+  await settle(x.sp);
+  t.equal(x.sock.bytesWritten, before, 'the drain did not resume the stream: the throttle still holds');
+  t.ok(x.stream.readableLength > 0, 'what arrived waits in the stream');
+  timer.fire();
+  await got.ended;
+  t.equal(got.bytes, written, 'every byte after the timer');
+  t.equal(got.hash, sent.digest('hex'), 'intact and in order');
+  x.peer.end();
+  t.equal(await x.done, undefined);
+});
+
+t.test('throttle: a connection that closes during a wait clears its timer', { timeout: 60_000 }, async (t) => {
+  const a = waitOnce(t);
+  const x = await splicePair(t, { in: a.throttle });
+  readStream(x.remote);
+  x.peer.write('hello');
+  const timerA = await a.held;
+  x.peer.resetAndDestroy(); // the customer goes away mid-wait
+  t.type(await x.done, 'object', 'the splice ends with an error: the connection did not finish');
+  t.ok(timerA.cleared, 'the socket side cleared its wait');
+
+  const b = waitOnce(t);
+  const y = await splicePair(t, { out: b.throttle });
+  readSocket(y.peer);
+  y.remote.write(Buffer.from('hello'));
+  const timerB = await b.held;
+  y.remote.reset(ResetCode.CANCEL); // the agent's side goes away mid-wait
+  t.type(await y.done, 'object');
+  t.ok(timerB.cleared, 'the stream side cleared its wait');
+});
