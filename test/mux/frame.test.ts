@@ -2,6 +2,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { FramePacker, parseFrames, encodeOpenMetadata, decodeOpenMetadata, maxOpenMetadataSize, FrameType, type FrameSink } from '../../src/mux/frame.js';
 import { ChunkQueue } from '../../src/mux/queue.js';
+import { DEFAULT_MUX_CONFIG } from '../../src/mux/config.js';
+import type { OpenMetadata } from '../../src/mux/frame.js';
 import { oracleDecode, oracleEncode, oracleMeta, oracleOpenPayload, u32, type OracleFrame } from '../../support/index.js';
 
 function collect(message: Buffer): OracleFrame[] | 'truncated' {
@@ -165,4 +167,140 @@ t.test('malformed metadata is a reason, never a throw', async (t) => {
     }),
     { numRuns: 500 },
   );
+});
+
+// ---- OPEN metadata layout 2 (docs/protocol.md "OPEN metadata"): server address, port, ALPN ----
+
+/** The slow, obviously-correct layout 2: the oracle's layout 1, then u8 len + server address, u16 port, u16 len + ALPN list. */
+function oracleMeta2(m: OpenMetadata): Uint8Array {
+  const srv = new TextEncoder().encode(m.serverAddress ?? '');
+  const port = m.serverPort ?? 0;
+  const list: number[] = [];
+  for (const name of m.alpn ?? []) list.push(name.length, ...[...name].map((c) => c.charCodeAt(0))); // latin1: one byte a char
+  return Uint8Array.from([...oracleMeta(m), srv.length, ...srv, Math.floor(port / 256), port % 256, Math.floor(list.length / 256), list.length % 256, ...list]);
+}
+
+/** An ALPN name as the ClientHello reader returns it: 1..n bytes, each a latin1 char, non-ASCII included. */
+const alpnName = (max: number) => fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: max }).map((b) => String.fromCharCode(...b));
+
+t.test('OPEN metadata layout 2 round-trips and matches the oracle', async (t) => {
+  const str = fc.string({ unit: 'grapheme', maxLength: 40 });
+  fc.assert(
+    fc.property(
+      str.filter((s) => s.length > 0), fc.option(str), fc.option(fc.integer({ min: 1, max: 65535 })), fc.option(str),
+      str, fc.integer({ min: 0, max: 65535 }), fc.array(alpnName(40), { maxLength: 20 }), // at most 20 × 41 bytes: all of it fits
+      (tunnelId, addr, port, sni, serverAddress, serverPort, alpn) => {
+        const m: OpenMetadata = { tunnelId, clientAddress: addr || undefined, clientPort: port ?? undefined, serverName: sni || undefined, serverAddress, serverPort, alpn };
+        const enc = encodeOpenMetadata(m);
+        if (!enc.equals(Buffer.from(oracleMeta2(m)))) return false;
+        const want: Record<string, unknown> = { tunnelId };
+        if (m.clientAddress) want.clientAddress = m.clientAddress;
+        if (m.clientPort) want.clientPort = m.clientPort;
+        if (m.serverName) want.serverName = m.serverName;
+        if (serverAddress) want.serverAddress = serverAddress;
+        if (serverPort) want.serverPort = serverPort;
+        want.alpn = alpn;
+        return JSON.stringify(decodeOpenMetadata(enc)) === JSON.stringify(want);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  const m = { tunnelId: 'tls:app', clientAddress: '2001:db8::7', clientPort: 50000, serverName: 'app.example.test', serverAddress: '203.0.113.1', serverPort: 443, alpn: ['h2', 'http/1.1', '\xff\x00\x80é'] };
+  t.same(decodeOpenMetadata(encodeOpenMetadata(m)), m, 'non-ASCII ALPN bytes come back byte for byte');
+  t.same(decodeOpenMetadata(encodeOpenMetadata({ tunnelId: 't', alpn: [] })), { tunnelId: 't', alpn: [] }, 'an empty ALPN list is still layout 2');
+  t.equal(encodeOpenMetadata({ tunnelId: 't', serverPort: 443 }).length, 1 + 1 + 1 + 2 + 1 + 1 + 2 + 2, 'any layout-2 field writes the whole layout-2 tail');
+  t.throws(() => encodeOpenMetadata({ tunnelId: 't', serverPort: 65536 }), RangeError);
+  t.throws(() => encodeOpenMetadata({ tunnelId: 't', serverAddress: 'x'.repeat(256) }), RangeError);
+});
+
+t.test('layout 1 still decodes, and still is what is written without layout-2 fields', async (t) => {
+  const m = { tunnelId: 'tun', clientAddress: '10.0.0.1', clientPort: 443, serverName: 'a.example' };
+  const one = Buffer.from(oracleMeta(m));
+  t.ok(encodeOpenMetadata(m).equals(one), 'no layout-2 field: layout 1 on the wire (an older agent reads it)');
+  const dec = decodeOpenMetadata(one);
+  t.same(dec, m);
+  t.notOk(typeof dec === 'object' && ('serverAddress' in dec || 'serverPort' in dec || 'alpn' in dec), 'no layout-2 fields, not even empty ones');
+  t.same(decodeOpenMetadata(Buffer.from(oracleMeta({ tunnelId: 'x' }))), { tunnelId: 'x' });
+});
+
+t.test('malformed layout-2 tails are a reason, never a throw and never half a metadata', async (t) => {
+  const base = Buffer.from(oracleMeta({ tunnelId: 'tun', clientAddress: '10.0.0.1', clientPort: 443, serverName: 'a.example' }));
+  const h2 = [2, 0x68, 0x32];
+  const tails: Array<[string, number[]]> = [
+    ['server address length past the end', [5, 0x61, 0x62]],
+    ['server address, no port', [0]],
+    ['server address and half a port', [0, 1]],
+    ['port, no ALPN length', [0, 1, 187]],
+    ['port, half an ALPN length', [0, 1, 187, 0]],
+    ['ALPN length past the end', [0, 1, 187, 0, 5, ...h2]],
+    ['ALPN length short of the list: trailing bytes', [0, 1, 187, 0, 2, ...h2]],
+    ['zero-length name', [0, 1, 187, 0, 1, 0]],
+    ['zero-length name after a good one', [0, 1, 187, 0, 4, ...h2, 0]],
+    ['name length past the list', [0, 1, 187, 0, 3, 5, 0x61, 0x62]],
+    ['trailing byte after a good list', [0, 1, 187, 0, 3, ...h2, 0]],
+    ['trailing bytes after an empty list', [0, 1, 187, 0, 0, 9, 9]],
+  ];
+  for (const [why, tail] of tails) t.type(decodeOpenMetadata(Buffer.concat([base, Buffer.from(tail)])), 'string', why);
+  // An ALPN list over the 1024 bytes a decoder takes, though well formed: refused, not read.
+  const over: number[] = [];
+  while (over.length < 1025) over.push(4, 0x61, 0x62, 0x63, 0x64); // 205 whole names: 1025 bytes
+  t.type(decodeOpenMetadata(Buffer.concat([base, Buffer.from([0, 1, 187, over.length >> 8, over.length & 255, ...over])])), 'string', 'ALPN list over 1024 bytes');
+  // Every cut of a good layout 2 past the end of layout 1 is malformed; the cut at layout 1's end is layout 1.
+  const full = encodeOpenMetadata({ tunnelId: 'tun', clientAddress: '10.0.0.1', clientPort: 443, serverName: 'a.example', serverAddress: '203.0.113.1', serverPort: 443, alpn: ['h2', 'http/1.1'] });
+  t.same(decodeOpenMetadata(full.subarray(0, base.length)), { tunnelId: 'tun', clientAddress: '10.0.0.1', clientPort: 443, serverName: 'a.example' });
+  for (let cut = base.length + 1; cut < full.length; cut++) t.type(decodeOpenMetadata(full.subarray(0, cut)), 'string', `cut at ${cut}`);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (tail) => {
+      const r = decodeOpenMetadata(Buffer.concat([base, tail]));
+      if (typeof r === 'string') return true;
+      // Accepted: a whole, well-formed layout 2 (or layout 1 when there was no tail).
+      if (tail.length === 0) return r.alpn === undefined;
+      return Array.isArray(r.alpn) && r.alpn.every((n) => n.length >= 1 && n.length <= 255) && encodeOpenMetadata(r).length === base.length + tail.length;
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+t.test('the encoder leaves out ALPN names it cannot carry: empty, over 255 bytes, past the 1024-byte total', async (t) => {
+  const dec = (alpn: string[]): string[] | undefined => {
+    const r = decodeOpenMetadata(encodeOpenMetadata({ tunnelId: 't', alpn }));
+    return typeof r === 'string' ? undefined : r.alpn;
+  };
+  t.same(dec(['h2', 'x'.repeat(256), '', 'http/1.1']), ['h2', 'http/1.1'], 'too long and empty names left out, the others kept in order');
+  t.same(dec(['y'.repeat(255)]), ['y'.repeat(255)], 'exactly 255 bytes is carried');
+  const ten = Array.from({ length: 10 }, (_, i) => String.fromCharCode(0x61 + i).repeat(200));
+  const got = dec(ten)!;
+  t.same(got.slice(0, 5), ten.slice(0, 5), 'five names of 200 bytes take 1005 of the 1024');
+  t.notOk(got.some((n) => ten.slice(5).includes(n)), 'a sixth would pass 1024: left out, and every later one of its size');
+  t.ok(got.reduce((a, n) => a + 1 + n.length, 0) <= 1024, 'the list the encoder writes is one the decoder takes');
+  fc.assert(
+    fc.property(fc.array(fc.oneof(alpnName(300), fc.constant('')), { maxLength: 40 }), (alpn) => {
+      const r = dec(alpn);
+      if (r === undefined) return false; // the encoder wrote something the decoder refuses
+      let i = 0; // the names carried are the input's, in order, each 1..255 bytes
+      for (const n of r) {
+        while (i < alpn.length && alpn[i] !== n) i++;
+        if (i++ >= alpn.length || n.length < 1 || n.length > 255) return false;
+      }
+      return r.reduce((a, n) => a + 1 + n.length, 0) <= 1024;
+    }),
+    { numRuns: 300 },
+  );
+});
+
+t.test("a client's ALPN list, however long, never makes the relay's OPEN metadata too large for the mux", async (t) => {
+  // The front door passes the ClientHello's whole ALPN list; the encoder trims it to 1024 bytes.
+  // The mux refuses metadata over maxOpenMetadata (1024 by default, on both ends): the stream
+  // would not open, and the client would be refused as if no agent served the name.
+  const longestAddress = 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255';
+  const meta: OpenMetadata = {
+    tunnelId: 'tls:app', clientAddress: longestAddress, clientPort: 65535, serverName: 'app.example.test',
+    serverAddress: longestAddress, serverPort: 443,
+    alpn: Array.from({ length: 400 }, (_, i) => `proto-${i}`), // a hostile (or odd) client's list: 3.6 kB
+  };
+  const encoded = encodeOpenMetadata(meta);
+  t.ok(encoded.length <= DEFAULT_MUX_CONFIG.maxOpenMetadata,
+    `layout 2 with a long ALPN list is ${encoded.length} bytes; the mux's default limit is ${DEFAULT_MUX_CONFIG.maxOpenMetadata}`);
+  const r = decodeOpenMetadata(encoded);
+  t.ok(typeof r === 'object' && r.alpn !== undefined && r.alpn[0] === 'proto-0', 'and what is carried of the list is its head');
 });
