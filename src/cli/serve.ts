@@ -53,6 +53,10 @@ export function registerServe(program: Command): void {
 
 async function serve(f: ServeFlags): Promise<void> {
   const log = createLogger({ pretty: f.pretty || undefined });
+  // SIGHUP's default is to exit: take it at once, and reload once the relay is up (README "Reload").
+  let hupPending = false;
+  let onHup = (): void => { hupPending = true; };
+  process.on('SIGHUP', () => onHup());
   let file = NO_FILE;
   try {
     if (f.config) file = loadRelayConfig(f.config);
@@ -94,6 +98,7 @@ async function serve(f: ServeFlags): Promise<void> {
     const stop = (signal: string) => {
       if (stopping) { process.exit(1); }
       stopping = true;
+      onHup = () => {}; // no reload while draining
       log.info({ event: 'relay.stopping', signal }, 'stopping');
       relay.drain().then(() => { log.info({ event: 'relay.stopped' }, 'stopped'); process.exit(0); }, () => process.exit(1));
     };
@@ -101,7 +106,7 @@ async function serve(f: ServeFlags): Promise<void> {
     process.on('SIGINT', () => stop('SIGINT'));
     // SIGHUP: read the file (and the token file) again; a bad one changes nothing (README "Reload").
     let reloading = Promise.resolve();
-    process.on('SIGHUP', () => {
+    onHup = () => {
       reloading = reloading.then(async () => {
         let next: RelayFileConfig;
         let settings: ReturnType<typeof reloadableSettings>;
@@ -122,7 +127,8 @@ async function serve(f: ServeFlags): Promise<void> {
       }).catch((e: unknown) => {
         log.error({ event: 'config.reload_failed', error: (e as Error).message }, `config reload failed: ${(e as Error).message}`);
       });
-    });
+    };
+    if (hupPending) onHup();
   } catch (e) {
     const err = e as Error & { code?: string };
     log.fatal({ event: 'startup.failed', code: err.code, error: err.message }, `relay serve: ${err.message}`);

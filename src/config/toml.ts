@@ -73,7 +73,8 @@ export class TableReader {
 
   /** A list of address blocks (`203.0.113.0/24`, `2001:db8::/32`, a bare address). */
   cidrs(key: string): CidrList {
-    try { return CidrList.parse(this.strings(key)); } catch (e) {
+    const texts = this.strings(key); // its own error names the key
+    try { return CidrList.parse(texts); } catch (e) {
       throw new ConfigError('CONFIG', `${this.name(key)}: ${(e as Error).message}`);
     }
   }

@@ -58,8 +58,13 @@ export interface OpenMetadata {
   alpn?: string[];
 }
 
-/** ALPN bytes one OPEN may carry (RFC 7301 §3.1 allows 2^16 - 1; no client sends near this). */
-const MAX_META_ALPN = 1024;
+/**
+ * ALPN bytes one OPEN may carry (RFC 7301 §3.1 allows 2^16 - 1; browsers send under 30). With the
+ * longest tunnel id and names and IPv6 addresses the rest of layout 2 takes 606 bytes, so 256
+ * keeps every OPEN under the mux's default maxOpenMetadata (1024): a client's list can never
+ * keep its own stream from opening.
+ */
+const MAX_META_ALPN = 256;
 
 function writeHeader(buf: Buffer, off: number, type: number, length: number, streamId: number): number {
   buf[off] = type;

@@ -3,6 +3,8 @@ import { ResetCode } from './frame.js';
 import type { Stream } from './stream.js';
 
 const EMPTY = Buffer.alloc(0);
+/** The longest a throttle pauses a side at once (a tiny budget's debt is paid off in steps). */
+const MAX_WAIT_MS = 10_000;
 
 export interface SpliceOptions {
   /** Called once both the socket and the stream are finished; `err` is the first failure seen. */
@@ -47,14 +49,20 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
   let streamWait: NodeJS.Timeout | undefined;
   const resumeSocket = (): void => { if (!socketFull && socketWait === undefined) socket.resume(); };
   const resumeStream = (): void => { if (!streamFull && streamWait === undefined) stream.resume(); };
+  const holdSocket = (ms: number): void => {
+    if (ms <= 0 || socketWait !== undefined) return;
+    socket.pause();
+    socketWait = setTimeout(() => { socketWait = undefined; resumeSocket(); }, Math.min(ms, MAX_WAIT_MS));
+  };
+  const holdStream = (ms: number): void => {
+    if (ms <= 0 || streamWait !== undefined) return;
+    stream.pause();
+    streamWait = setTimeout(() => { streamWait = undefined; resumeStream(); }, Math.min(ms, MAX_WAIT_MS));
+  };
 
   socket.on('data', (chunk: Buffer) => {
     if (!stream.write(chunk)) { socketFull = true; socket.pause(); }
-    const ms = tin?.spend(chunk.length) ?? 0;
-    if (ms > 0 && socketWait === undefined) {
-      socket.pause();
-      socketWait = setTimeout(() => { socketWait = undefined; resumeSocket(); }, ms);
-    }
+    if (tin !== undefined) holdSocket(tin.spend(chunk.length));
   });
   socket.on('end', () => {
     // A reset that reaches a socket while it is paused surfaces as end-of-file (the kernel
@@ -86,11 +94,7 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
 
   stream.onData = (chunk) => {
     if (!socket.write(chunk)) { streamFull = true; stream.pause(); }
-    const ms = tout?.spend(chunk.length) ?? 0;
-    if (ms > 0 && streamWait === undefined) {
-      stream.pause();
-      streamWait = setTimeout(() => { streamWait = undefined; resumeStream(); }, ms);
-    }
+    if (tout !== undefined) holdStream(tout.spend(chunk.length));
   };
   stream.onDrain = () => { socketFull = false; resumeSocket(); };
   stream.onEnd = () => {
@@ -111,7 +115,10 @@ export function splice(socket: Socket, stream: Stream, opts: SpliceOptions = {})
     finish();
   };
   // Deliver what arrived before the splice (e.g. while the agent dialed its target), and read a
-  // socket that its previous owner left paused (the relay's ClientHello reader does).
-  stream.resume();
-  socket.resume();
+  // socket that its previous owner left paused (the relay's ClientHello reader does); a tunnel
+  // whose byte budget is in debt starts paused, so new connections cannot overdraw it.
+  if (tout !== undefined) holdStream(tout.spend(0));
+  if (tin !== undefined) holdSocket(tin.spend(0));
+  resumeStream();
+  resumeSocket();
 }

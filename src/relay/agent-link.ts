@@ -147,22 +147,38 @@ export class AgentLink {
    * `update`. Sessions are never closed for it.
    */
   async reconsiderAll(): Promise<{ revoked: number; granted: number }> {
-    let revoked = 0;
-    let granted = 0;
+    const total = { revoked: 0, granted: 0 };
     for (const agent of [...this.sessions]) {
       if (!agent.authorized || agent.closed) continue;
-      const changes = await this.opts.registry.reconsider(agent);
-      if (changes.length === 0) continue;
-      const log = this.log.child({ agent: agent.name });
-      for (const r of changes) {
-        if (r.ok) { granted++; log.info({ event: 'tunnel.granted', tunnel: r.id }, 'tunnel granted by the reloaded config'); continue; }
-        revoked++;
-        this.opts.metrics.inc('relay_tunnel_errors_total', { code: r.code });
-        log.warn({ event: 'tunnel.revoked', tunnel: r.id, message: r.message }, 'tunnel revoked by the reloaded config');
-      }
-      agent.control?.send({ t: 'update', tunnels: changes });
+      // A register still being answered: its answer comes first, then this (reconsiderAnswered).
+      if (!agent.answered) { agent.reconsiderPending = true; continue; }
+      const n = await this.reconsider(agent);
+      total.revoked += n.revoked;
+      total.granted += n.granted;
     }
-    return { revoked, granted };
+    return total;
+  }
+
+  /** One session's tunnels under the config in force: logged, counted, told to the agent. */
+  private async reconsider(agent: AgentSession): Promise<{ revoked: number; granted: number }> {
+    const changes = await this.opts.registry.reconsider(agent);
+    const n = { revoked: 0, granted: 0 };
+    const log = this.log.child({ agent: agent.name });
+    for (const r of changes) {
+      if (r.ok) { n.granted++; log.info({ event: 'tunnel.granted', tunnel: r.id }, 'tunnel granted by the reloaded config'); continue; }
+      n.revoked++;
+      this.opts.metrics.inc('relay_tunnel_errors_total', { code: r.code });
+      log.warn({ event: 'tunnel.revoked', tunnel: r.id, message: r.message }, 'tunnel revoked by the reloaded config');
+    }
+    // Only an agent that reads updates hears of them (an older one takes any line after
+    // `registered` as a protocol error); either way the relay has acted on them.
+    if (changes.length > 0 && agent.openMeta >= 2) agent.control?.send({ t: 'update', tunnels: changes });
+    if (!this.opts.registry.authz.knows(agent.key) && !agent.closed) {
+      // A key taken out of the config keeps nothing, not even an idle session.
+      log.warn({ event: 'agent.removed', remote: agent.remote }, 'agent key no longer in the config; closing its session');
+      agent.session.close();
+    }
+    return n;
   }
 
   /** Why one more session must be refused, or null. */
@@ -175,6 +191,14 @@ export class AgentLink {
 
   private async register(agent: AgentSession, tunnels: Array<TunnelRequest | TunnelRefusal>, log: Logger): Promise<TunnelResult[]> {
     const results = await this.opts.registry.register(agent, tunnels);
+    // The answer is sent as this promise settles (control/relay-side.ts); an update a reload
+    // owes this session goes after it.
+    setImmediate(() => {
+      agent.answered = true;
+      if (!agent.reconsiderPending || agent.closed) return;
+      agent.reconsiderPending = false;
+      this.reconsider(agent).catch((e: Error) => log.error({ event: 'control.error', err: e.message }, 'reconsidering tunnels after a reload failed'));
+    });
     for (const r of results) {
       if (r.ok) continue;
       this.opts.metrics.inc('relay_tunnel_errors_total', { code: r.code });

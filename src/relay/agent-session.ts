@@ -37,6 +37,10 @@ export class AgentSession {
   openMeta = 1;
   /** The control stream once the agent opened it: where updates go. */
   control: ControlStream | null = null;
+  /** `registered` has been sent: an `update` may follow it (never precede it). */
+  answered = false;
+  /** A reload came while the register was being answered: look at the tunnels again once it is. */
+  reconsiderPending = false;
   closed = false;
   constructor(
     readonly key: string,

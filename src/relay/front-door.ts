@@ -131,9 +131,9 @@ export class FrontDoor {
     const admit = (client: Client): void => {
       const { policy, limits } = this;
       if (!policy.admitsSource(client.address)) return this.refuse(socket, 'ip_denied', client, {}, ending);
-      if (!policy.takeIpToken(client.address)) return this.refuse(socket, 'rate_limited', client, {}, ending);
       const n = this.perIp.get(client.key) ?? 0;
       if (limits.maxConnsPerIp > 0 && n >= limits.maxConnsPerIp) return this.refuse(socket, 'per_ip_limit', client);
+      if (!policy.takeIpToken(client.address)) return this.refuse(socket, 'rate_limited', client, {}, ending);
       this.perIp.set(client.key, n + 1);
       counted = client.key;
       next(client);
@@ -247,8 +247,10 @@ export class FrontDoor {
     }
     this.perTunnel.set(backend.key, count + 1);
     backend.streams.add(stream);
+    const throttle = this.policy.throttlesOf(backend);
+    if (first !== undefined) throttle?.in.spend(first.length); // the ClientHello is the tunnel's bytes too
     splice(socket, stream, {
-      throttle: this.policy.throttlesOf(backend),
+      throttle,
       onDone: (err) => {
         backend.streams.delete(stream);
         decrement(this.perTunnel, backend.key);

@@ -142,9 +142,16 @@ export class TunnelRegistry {
   /** One tunnel leaves its pool, and its lease starts to run. */
   private leave(agent: AgentSession, t: TunnelBackend): void {
     this.leases.release(t.key, agent.key);
-    if (t.resource.type === 'tls') this.router.remove(t.resource.hostname, t);
-    else this.ports.get(t.resource.port)?.pool.remove(t);
-    this.opts.onTunnelGone?.(t);
+    let pool: Pool<TunnelBackend> | undefined;
+    if (t.resource.type === 'tls') {
+      this.router.remove(t.resource.hostname, t);
+      pool = this.router.get(t.resource.hostname);
+    } else {
+      pool = this.ports.get(t.resource.port)?.pool;
+      pool?.remove(t);
+    }
+    // What the key's tunnel shares (its byte budget) goes with the last of its sessions.
+    if (!pool?.members.some((m) => m.agent.key === agent.key)) this.opts.onTunnelGone?.(t);
   }
 
   /** The session is gone: its tunnels leave their pools, and their leases start to run. */

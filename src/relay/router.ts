@@ -55,6 +55,12 @@ export class HostRouter<B extends Backend> {
 
   add(pattern: string, b: B): void { this.pool(pattern).add(b); }
 
+  /** The pool of exactly this pattern, if it has one (no lookup, nothing created). */
+  get(pattern: string): Pool<B> | undefined {
+    const [map, key] = this.slot(pattern);
+    return map.get(key);
+  }
+
   remove(pattern: string, b: B): void {
     const [map, key] = this.slot(pattern);
     const p = map.get(key);

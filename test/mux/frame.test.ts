@@ -241,10 +241,10 @@ t.test('malformed layout-2 tails are a reason, never a throw and never half a me
     ['trailing bytes after an empty list', [0, 1, 187, 0, 0, 9, 9]],
   ];
   for (const [why, tail] of tails) t.type(decodeOpenMetadata(Buffer.concat([base, Buffer.from(tail)])), 'string', why);
-  // An ALPN list over the 1024 bytes a decoder takes, though well formed: refused, not read.
+  // An ALPN list over the 256 bytes a decoder takes, though well formed: refused, not read.
   const over: number[] = [];
-  while (over.length < 1025) over.push(4, 0x61, 0x62, 0x63, 0x64); // 205 whole names: 1025 bytes
-  t.type(decodeOpenMetadata(Buffer.concat([base, Buffer.from([0, 1, 187, over.length >> 8, over.length & 255, ...over])])), 'string', 'ALPN list over 1024 bytes');
+  while (over.length < 257) over.push(4, 0x61, 0x62, 0x63, 0x64); // 52 whole names: 260 bytes
+  t.type(decodeOpenMetadata(Buffer.concat([base, Buffer.from([0, 1, 187, over.length >> 8, over.length & 255, ...over])])), 'string', 'ALPN list over 256 bytes');
   // Every cut of a good layout 2 past the end of layout 1 is malformed; the cut at layout 1's end is layout 1.
   const full = encodeOpenMetadata({ tunnelId: 'tun', clientAddress: '10.0.0.1', clientPort: 443, serverName: 'a.example', serverAddress: '203.0.113.1', serverPort: 443, alpn: ['h2', 'http/1.1'] });
   t.same(decodeOpenMetadata(full.subarray(0, base.length)), { tunnelId: 'tun', clientAddress: '10.0.0.1', clientPort: 443, serverName: 'a.example' });
@@ -261,18 +261,18 @@ t.test('malformed layout-2 tails are a reason, never a throw and never half a me
   );
 });
 
-t.test('the encoder leaves out ALPN names it cannot carry: empty, over 255 bytes, past the 1024-byte total', async (t) => {
+t.test('the encoder leaves out ALPN names it cannot carry: empty, over 255 bytes, past the 256-byte total', async (t) => {
   const dec = (alpn: string[]): string[] | undefined => {
     const r = decodeOpenMetadata(encodeOpenMetadata({ tunnelId: 't', alpn }));
     return typeof r === 'string' ? undefined : r.alpn;
   };
   t.same(dec(['h2', 'x'.repeat(256), '', 'http/1.1']), ['h2', 'http/1.1'], 'too long and empty names left out, the others kept in order');
   t.same(dec(['y'.repeat(255)]), ['y'.repeat(255)], 'exactly 255 bytes is carried');
-  const ten = Array.from({ length: 10 }, (_, i) => String.fromCharCode(0x61 + i).repeat(200));
+  const ten = Array.from({ length: 10 }, (_, i) => String.fromCharCode(0x61 + i).repeat(50));
   const got = dec(ten)!;
-  t.same(got.slice(0, 5), ten.slice(0, 5), 'five names of 200 bytes take 1005 of the 1024');
-  t.notOk(got.some((n) => ten.slice(5).includes(n)), 'a sixth would pass 1024: left out, and every later one of its size');
-  t.ok(got.reduce((a, n) => a + 1 + n.length, 0) <= 1024, 'the list the encoder writes is one the decoder takes');
+  t.same(got.slice(0, 5), ten.slice(0, 5), 'five names of 50 bytes take 255 of the 256');
+  t.notOk(got.some((n) => ten.slice(5).includes(n)), 'a sixth would pass 256: left out, and every later one of its size');
+  t.ok(got.reduce((a, n) => a + 1 + n.length, 0) <= 256, 'the list the encoder writes is one the decoder takes');
   fc.assert(
     fc.property(fc.array(fc.oneof(alpnName(300), fc.constant('')), { maxLength: 40 }), (alpn) => {
       const r = dec(alpn);
@@ -282,14 +282,14 @@ t.test('the encoder leaves out ALPN names it cannot carry: empty, over 255 bytes
         while (i < alpn.length && alpn[i] !== n) i++;
         if (i++ >= alpn.length || n.length < 1 || n.length > 255) return false;
       }
-      return r.reduce((a, n) => a + 1 + n.length, 0) <= 1024;
+      return r.reduce((a, n) => a + 1 + n.length, 0) <= 256;
     }),
     { numRuns: 300 },
   );
 });
 
 t.test("a client's ALPN list, however long, never makes the relay's OPEN metadata too large for the mux", async (t) => {
-  // The front door passes the ClientHello's whole ALPN list; the encoder trims it to 1024 bytes.
+  // The front door passes the ClientHello's whole ALPN list; the encoder trims it to 256 bytes.
   // The mux refuses metadata over maxOpenMetadata (1024 by default, on both ends): the stream
   // would not open, and the client would be refused as if no agent served the name.
   const longestAddress = 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255';

@@ -196,8 +196,11 @@ function holdNextTimer(t: Test): Promise<HeldTimer> {
   });
 }
 
-/** A Throttle that asks for one wait, on the first chunk `when` picks; it records every spend. */
-function waitOnce(t: Test, when: (n: number) => boolean = () => true, ms = 60_000) {
+/**
+ * A Throttle that asks for one wait, on the first chunk `when` picks (by default the first with
+ * bytes: splice asks with 0 at the start whether the budget is in debt); it records every spend.
+ */
+function waitOnce(t: Test, when: (n: number) => boolean = (n) => n > 0, ms = 5_000) {
   const spent: number[] = [];
   let armed = true;
   let engaged!: (h: Promise<HeldTimer>) => void;
@@ -275,7 +278,7 @@ t.test('throttle in: the socket pauses after the chunk that ran into debt, and r
   const first = randomBytes(1000);
   x.peer.write(first);
   const timer = await th.held;
-  t.equal(timer.ms, 60_000, 'the wait the throttle asked for');
+  t.equal(timer.ms, 5_000, 'the wait the throttle asked for');
   t.ok(x.sock.isPaused(), 'reading stopped after that chunk');
   const rest = randomBytes(3 * 1024 * 1024);
   x.peer.write(rest);
@@ -457,4 +460,23 @@ t.test('throttle: a connection that closes during a wait clears its timer', { ti
   y.remote.reset(ResetCode.CANCEL); // the agent's side goes away mid-wait
   t.type(await y.done, 'object');
   t.ok(timerB.cleared, 'the stream side cleared its wait');
+});
+
+t.test('throttle: a connection spliced while its tunnel\'s budget is in debt starts paused, and waits are capped', { timeout: 60_000 }, async (t) => {
+  // The budget is in debt before this connection's first byte (others overdrew it): splice's
+  // opening spend(0) asks for a long wait, which is capped, and nothing is read until it ends.
+  const th = waitOnce(t, (n) => n === 0, 3_600_000);
+  const x = await splicePair(t, { in: th.throttle });
+  const got = readStream(x.remote);
+  const timer = await th.held;
+  t.equal(timer.ms, 10_000, 'an hour of debt is paid off in waits of at most 10 s');
+  const first = randomBytes(4096);
+  x.peer.write(first);
+  await until(() => x.sock.bytesRead >= first.length || x.sock.readableLength >= first.length);
+  await settle(x.sp);
+  t.equal(x.stream.bytesWritten, 0, 'not a byte went into the stream while in debt');
+  timer.fire();
+  x.peer.end();
+  await got.ended;
+  t.equal(got.hash, sha256(first), 'then everything, intact');
 });
