@@ -7,6 +7,8 @@ export interface RegisterAnswerOptions {
   register: (tunnels: Array<TunnelRequest | TunnelRefusal>, meta: number) => Promise<TunnelResult[]>;
   /** Half-close after the answer even if the agent keeps its side open (an unknown key learns why, then goes). */
   endAfterAnswer: boolean;
+  /** The answer is sent: from now on `update`s may follow it. */
+  onAnswered?: () => void;
   /** A bad line, a second register, or a register that could not be answered: the owner ends the session. */
   onError: (error: Error) => void;
 }
@@ -30,6 +32,7 @@ export function answerRegister(stream: Stream, opts: RegisterAnswerOptions): Con
     opts.register(msg.tunnels, msg.meta).then((results) => {
       state = 'answered';
       ctl.send({ t: 'registered', tunnels: results });
+      opts.onAnswered?.();
       if (opts.endAfterAnswer || peerEnded) ctl.end();
     }).catch((e: unknown) => opts.onError(e instanceof Error ? e : new Error(String(e))));
   };

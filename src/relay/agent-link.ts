@@ -117,6 +117,13 @@ export class AgentLink {
       control = true;
       agent.control = answerRegister(stream, {
         register: (tunnels, meta) => { agent.openMeta = meta; return this.register(agent, tunnels, log); },
+        onAnswered: () => {
+          agent.answered = true;
+          if (!agent.reconsiderPending || agent.closed) return;
+          // A reload came while this register was being answered: its update follows the answer.
+          agent.reconsiderPending = false;
+          this.reconsider(agent).catch((e: Error) => log.error({ event: 'control.error', err: e.message }, 'reconsidering tunnels after a reload failed'));
+        },
         endAfterAnswer: !agent.authorized,
         onError: (e) => {
           log.warn({ event: 'control.error', err: e.message }, 'bad control stream; closing session');
@@ -191,14 +198,6 @@ export class AgentLink {
 
   private async register(agent: AgentSession, tunnels: Array<TunnelRequest | TunnelRefusal>, log: Logger): Promise<TunnelResult[]> {
     const results = await this.opts.registry.register(agent, tunnels);
-    // The answer is sent as this promise settles (control/relay-side.ts); an update a reload
-    // owes this session goes after it.
-    setImmediate(() => {
-      agent.answered = true;
-      if (!agent.reconsiderPending || agent.closed) return;
-      agent.reconsiderPending = false;
-      this.reconsider(agent).catch((e: Error) => log.error({ event: 'control.error', err: e.message }, 'reconsidering tunnels after a reload failed'));
-    });
     for (const r of results) {
       if (r.ok) continue;
       this.opts.metrics.inc('relay_tunnel_errors_total', { code: r.code });

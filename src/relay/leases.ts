@@ -6,6 +6,29 @@
  */
 interface Holding { live: number; expiresAt: number }
 
+export type TakeRule = 'free' | 'mine' | 'granted';
+
+/**
+ * The leases as the registry uses them: in one process the Leases below; in a cluster's worker
+ * the primary's, over IPC (cluster/lease-client.ts). Answers are asynchronous either way.
+ */
+export interface LeaseBook {
+  take(resource: string, key: string, rule: TakeRule): Promise<boolean>;
+  /** Whether `key` could take `resource` now under `rule` (nothing taken). */
+  mayTake(resource: string, key: string, granted: boolean): Promise<boolean>;
+  release(resource: string, key: string): void;
+  drop(resource: string, key: string): void;
+}
+
+/** Leases in this process. */
+export class LocalLeaseBook implements LeaseBook {
+  constructor(readonly leases: Leases) {}
+  take(resource: string, key: string, rule: TakeRule): Promise<boolean> { return Promise.resolve(this.leases.take(resource, key, rule)); }
+  mayTake(resource: string, key: string, granted: boolean): Promise<boolean> { return Promise.resolve(this.leases.mayTake(resource, key, granted)); }
+  release(resource: string, key: string): void { this.leases.release(resource, key); }
+  drop(resource: string, key: string): void { this.leases.drop(resource, key); }
+}
+
 export class Leases {
   private readonly held = new Map<string, Map<string, Holding>>();
 
@@ -56,6 +79,18 @@ export class Leases {
     if (m?.get(key)?.live !== 0) return;
     m.delete(key);
     if (m.size === 0) this.held.delete(resource);
+  }
+
+  /**
+   * Takes `resource` for `key` if `rule` allows, in one step (a cluster's workers ask the
+   * primary this, so that two of them never both give one name or port away): `free`, nobody
+   * holds it (a port picked from the range); `mine`, nobody but `key` holds it; `granted`, the
+   * config grants it to `key` explicitly (shared as a pool).
+   */
+  take(resource: string, key: string, rule: TakeRule): boolean {
+    const ok = rule === 'granted' || (rule === 'mine' ? this.otherHolders(resource, key).length === 0 : !this.isHeld(resource));
+    if (ok) this.acquire(resource, key);
+    return ok;
   }
 
   /** Holdings kept (live and leased): what the leases cost in memory. */

@@ -4,7 +4,7 @@ import { MAX_TUNNELS_PER_AGENT, type TunnelRefusal, type TunnelRequest, type Tun
 import { ResetCode } from '../mux/index.js';
 import { formatHostPort, type PortRange, listen } from '../net/index.js';
 import { Authorizer } from './authz.js';
-import { Leases } from './leases.js';
+import { Leases, LocalLeaseBook, type LeaseBook } from './leases.js';
 import { HostRouter, Pool } from './router.js';
 import { TunnelBackend, resourceKey, type AgentSession, type Resource } from './agent-session.js';
 import type { AgentGrant } from './config.js';
@@ -26,6 +26,8 @@ export interface RegistryOptions {
   tlsPort: () => number | null;
   /** A public connection on a TCP tunnel port (the front door takes it). */
   onTcpConnection: (tunnel: PortTunnel, socket: net.Socket) => void;
+  /** The leases, when another process keeps them (a cluster's primary); default: this process's own. */
+  leaseBook?: LeaseBook;
   /** A tunnel left its pool (its session ended, or it was revoked). */
   onTunnelGone?: (t: TunnelBackend) => void;
   logger: Logger;
@@ -45,26 +47,28 @@ export class TunnelRegistry {
   readonly router = new HostRouter<TunnelBackend>();
   readonly ports = new Map<number, PortTunnel>();
   authz: Authorizer;
-  private readonly leases: Leases;
+  private readonly leases: LeaseBook;
   /** Port → the (agent key, tunnel id) it was last given to, so a reconnect gets it back. Bounded by the ports bound. */
   private readonly portGivenTo = new Map<number, string>();
   private readonly log: Logger;
-  private readonly expiry: NodeJS.Timeout;
+  private readonly expiry: NodeJS.Timeout | null;
 
   constructor(private readonly opts: RegistryOptions) {
     this.authz = new Authorizer(opts.grants, opts.allowAnyAgent);
-    this.leases = new Leases(opts.leaseMs);
     this.log = opts.logger;
-    this.expiry = setInterval(() => {
-      const expired = this.leases.expire();
-      if (expired > 0) this.log.info({ event: 'lease.expired', count: expired, kept: this.leases.size }, `${expired} leases expired`);
-    }, Math.max(10, Math.min(opts.leaseMs, 60_000)));
-    this.expiry.unref();
+    if (opts.leaseBook) {
+      this.leases = opts.leaseBook;
+      this.expiry = null;
+    } else {
+      const own = new Leases(opts.leaseMs);
+      this.leases = new LocalLeaseBook(own);
+      this.expiry = expireLeases(own, opts.leaseMs, this.log);
+    }
   }
 
   /** Stops the lease timer (shutdown). */
   close(): void {
-    clearInterval(this.expiry);
+    if (this.expiry) clearInterval(this.expiry);
   }
 
   /** Answers a register request, tunnel by tunnel: one refusal never costs the others. */
@@ -96,7 +100,7 @@ export class TunnelRegistry {
   async reconsider(agent: AgentSession): Promise<TunnelResult[]> {
     const out: TunnelResult[] = [];
     for (const t of [...agent.tunnels.values()]) {
-      const why = this.notGranted(agent, t);
+      const why = await this.notGranted(agent, t);
       if (why === null) continue;
       this.revoke(agent, t);
       out.push({ id: t.tunnelId, ok: false, code: 'REVOKED', message: why });
@@ -113,20 +117,20 @@ export class TunnelRegistry {
   }
 
   /** Why a live tunnel is no longer granted under the config in force, or null. */
-  private notGranted(agent: AgentSession, t: TunnelBackend): string | null {
+  private async notGranted(agent: AgentSession, t: TunnelBackend): Promise<string | null> {
     const key = agent.key;
     if (!this.authz.knows(key)) return 'the agent key is no longer in the relay config';
     if (t.resource.type === 'tls') {
       const host = t.resource.hostname;
       if (!this.authz.mayClaimHost(key, host)) return `this agent key may no longer claim ${host}`;
-      if (!this.leases.mayTake(t.key, key, this.authz.granted(key, host))) return `${host} is now granted to another agent`;
+      if (!(await this.leases.mayTake(t.key, key, this.authz.granted(key, host)))) return `${host} is now granted to another agent`;
       return null;
     }
     const p = t.resource.port;
     const range = this.opts.tcpPorts;
     const inRange = range !== null && p >= range.from && p <= range.to;
     if ((!inRange && !this.authz.grantedPort(key, p)) || !this.authz.mayClaimPort(key, p)) return `this agent key may no longer claim port ${p}`;
-    if (!this.leases.mayTake(t.key, key, this.authz.grantedPort(key, p))) return `port ${p} is now granted to another agent`;
+    if (!(await this.leases.mayTake(t.key, key, this.authz.grantedPort(key, p)))) return `port ${p} is now granted to another agent`;
     return null;
   }
 
@@ -172,25 +176,24 @@ export class TunnelRegistry {
       const host = req.hostname;
       if (!this.authz.mayClaimHost(agent.key, host)) return refuse('NOT_AUTHORIZED', `this agent key may not claim ${host}`);
       const t = new TunnelBackend(agent, req, { type: 'tls', hostname: host });
-      if (!this.leases.mayTake(t.key, agent.key, this.authz.granted(agent.key, host))) return refuse('IN_USE', `${host} is held by another agent`);
-      this.leases.acquire(t.key, agent.key);
+      if (!(await this.leases.take(t.key, agent.key, this.authz.granted(agent.key, host) ? 'granted' : 'mine'))) return refuse('IN_USE', `${host} is held by another agent`);
+      if (agent.closed) { this.leases.release(t.key, agent.key); return refuse('CLOSED', 'session closed'); }
       this.router.add(host, t);
       agent.tunnels.set(req.id, t);
       const url = `https://${host}${tlsPort === 443 ? '' : `:${tlsPort}`}/`;
       return { id: req.id, ok: true, type: 'tls', hostname: host, url };
     }
-    const port = await this.claimPort(agent, req);
+    const port = await this.claimPort(agent, req); // with its lease taken
     if (typeof port !== 'number') return { id: req.id, ok: false, ...port };
-    if (agent.closed) return refuse('CLOSED', 'session closed');
     const t = new TunnelBackend(agent, req, { type: 'tcp', port });
-    this.leases.acquire(t.key, agent.key);
+    if (agent.closed) { this.leases.release(t.key, agent.key); return refuse('CLOSED', 'session closed'); }
     this.ports.get(port)!.pool.add(t);
     agent.tunnels.set(req.id, t);
     this.portGivenTo.set(port, `${agent.key}/${req.id}`);
     return { id: req.id, ok: true, type: 'tcp', port, address: formatHostPort(this.opts.publicHost, port) };
   }
 
-  /** Finds (and binds, if needed) the public port for a TCP tunnel. */
+  /** Finds (and binds, if needed) the public port for a TCP tunnel, and takes its lease. */
   private async claimPort(agent: AgentSession, req: { id: string; port: number }): Promise<number | Refusal> {
     const range = this.opts.tcpPorts;
     const key = agent.key;
@@ -200,17 +203,23 @@ export class TunnelRegistry {
       const inRange = range !== null && p >= range.from && p <= range.to;
       if (!inRange && !this.authz.grantedPort(key, p)) return { code: 'NOT_AUTHORIZED', message: `port ${p} is outside this relay's TCP port range${range ? ` ${range.from}-${range.to}` : ''}` };
       if (!this.authz.mayClaimPort(key, p)) return { code: 'NOT_AUTHORIZED', message: `this agent key may not claim port ${p}` };
-      if (!this.leases.mayTake(portKey(p), key, this.authz.grantedPort(key, p))) return { code: 'IN_USE', message: `port ${p} is held by another agent` };
-      return (await this.bindPort(p)) ? p : { code: 'PORT_UNAVAILABLE', message: `port ${p} cannot be bound on the relay` };
+      if (!(await this.leases.take(portKey(p), key, this.authz.grantedPort(key, p) ? 'granted' : 'mine'))) return { code: 'IN_USE', message: `port ${p} is held by another agent` };
+      if (await this.bindPort(p)) return p;
+      this.leases.release(portKey(p), key);
+      return { code: 'PORT_UNAVAILABLE', message: `port ${p} cannot be bound on the relay` };
     }
     if (!range) return { code: 'NO_TCP_PORTS', message: 'this relay has no TCP port range (relay serve --tcp-ports)' };
     const who = `${key}/${req.id}`;
     let previous: number | undefined;
     for (const [p, w] of this.portGivenTo) if (w === who) { previous = p; break; }
-    if (previous !== undefined && this.leases.holds(portKey(previous), key) && (await this.bindPort(previous))) return previous;
+    if (previous !== undefined && (await this.leases.take(portKey(previous), key, 'mine'))) {
+      if (await this.bindPort(previous)) return previous;
+      this.leases.release(portKey(previous), key);
+    }
     for (let p = range.from; p <= range.to; p++) {
-      if (!this.authz.mayClaimPort(key, p) || this.leases.isHeld(portKey(p))) continue;
+      if (!this.authz.mayClaimPort(key, p) || !(await this.leases.take(portKey(p), key, 'free'))) continue;
       if (await this.bindPort(p)) return p;
+      this.leases.release(portKey(p), key);
     }
     return { code: 'NO_FREE_PORT', message: 'no free port left in the relay\'s TCP range' };
   }
@@ -243,4 +252,14 @@ export class TunnelRegistry {
   portServers(): net.Server[] {
     return [...this.ports.values()].map((t) => t.server);
   }
+}
+
+/** Forgets expired leases on a timer (a name nobody asks for again must not stay forever). */
+export function expireLeases(leases: Leases, leaseMs: number, log: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const expired = leases.expire();
+    if (expired > 0) log.info({ event: 'lease.expired', count: expired, kept: leases.size }, `${expired} leases expired`);
+  }, Math.max(10, Math.min(leaseMs, 60_000)));
+  timer.unref();
+  return timer;
 }
