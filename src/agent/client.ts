@@ -6,13 +6,16 @@ import type { CipherName } from '../channel/index.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { SendBudget, type MuxConfig, type Stream } from '../mux/index.js';
 import { ResetCode } from '../mux/frame.js';
-import { MAX_TUNNELS_PER_AGENT, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { MAX_TUNNELS_PER_AGENT, type TunnelRequest, type TunnelResult, type WorkerInfo } from '../control/index.js';
 import { dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort, TokenBucket } from '../net/index.js';
 import type { BackoffOptions } from './backoff.js';
 import { proxyHeaderFor } from './proxy-header.js';
 import { RelayLink, type LinkHost } from './relay-link.js';
 import type { TunnelSpec } from './tunnels.js';
+
+/** How long a link that could only reach a worker another link holds stays there before it tries again. */
+const REDIAL_LATER_MS = 3_000;
 
 export interface AgentOptions {
   /**
@@ -131,10 +134,10 @@ export class AgentClient implements LinkHost {
     }
     // Addresses a name no longer resolves to (a pod replaced): only when every lookup answered.
     if (failedNames.size === 0) {
-      for (const [where, link] of this.links) {
-        if (wanted.has(where)) continue;
-        this.links.delete(where);
-        this.log.info({ event: 'link.removed', relay: where }, `relay ${where} no longer in DNS; closing its session`);
+      for (const [k, link] of this.links) {
+        if (wanted.has(link.where)) continue;
+        this.links.delete(k);
+        this.log.info({ event: 'link.removed', relay: link.where }, `relay ${link.where} no longer in DNS; closing its session`);
         void link.stop();
       }
     }
@@ -155,6 +158,44 @@ export class AgentClient implements LinkHost {
       this.leader = { link, done, resolve };
     }
     return [...this.byId.values()].map((t) => this.request(t));
+  }
+
+  /**
+   * A relay of several workers (README "Workers"): one link per worker, so that whichever worker
+   * takes a public connection has a session of this agent. A link that reached a worker another
+   * link already holds dials again (the relay hands connections to its workers in turn); after
+   * a few tries it stays where it is.
+   */
+  onWorker(link: RelayLink, info: WorkerInfo): boolean {
+    if (this.stopped) return false;
+    link.worker = info.worker;
+    const siblings = [...this.links.entries()].filter(([, l]) => l.where === link.where);
+    for (const [k, l] of siblings) {
+      if (l.slot < info.workers) continue;
+      this.links.delete(k); // the relay has fewer workers now
+      void l.stop();
+    }
+    for (let slot = 1; slot < info.workers; slot++) {
+      const k = `${link.where}#${slot}`;
+      if (this.links.has(k)) continue;
+      const more = new RelayLink(this, link.address, link.where, slot);
+      this.links.set(k, more);
+      more.start();
+    }
+    const taken = siblings.some(([, l]) => l !== link && l.live && l.worker === info.worker);
+    if (!taken) { link.duplicates = 0; return true; }
+    if (link.duplicates < 2 * info.workers) {
+      link.redial(`worker ${info.worker} already has a session of this agent; dialing again for another`);
+      return false;
+    }
+    // The other workers are not taking connections now (one restarting): serve from here, and
+    // try again in a while, so that a worker that comes back gets this agent's session again.
+    const timer = setTimeout(() => {
+      const still = [...this.links.values()].some((l) => l !== link && l.where === link.where && l.live && l.worker === link.worker);
+      if (!this.stopped && link.live && still) { link.duplicates = 0; link.redial('looking for a worker without a session of this agent'); }
+    }, REDIAL_LATER_MS);
+    timer.unref();
+    return true;
   }
 
   onRegisterDone(link: RelayLink): void {
@@ -195,12 +236,12 @@ export class AgentClient implements LinkHost {
       anyOk = true;
       const target = formatHostPort(spec.target.host, spec.target.port);
       if (r.type === 'tls') {
-        this.log.info({ event: 'tunnel.ready', relay, type: 'tls', hostname: r.hostname, url: r.url, target }, `tunnel ready on ${relay}: ${r.url} → ${target}`);
+        this.log.info({ event: 'tunnel.ready', relay, ...(link.worker !== null ? { worker: link.worker } : {}), type: 'tls', hostname: r.hostname, url: r.url, target }, `tunnel ready on ${relay}: ${r.url} → ${target}`);
         this.onTunnel({ id: r.id, ok: true, relay, url: r.url });
       } else {
         // The first port a relay gives is the tunnel's, asked for everywhere from then on.
         if (spec.type === 'tcp' && spec.port === 0 && !this.gotPorts.has(r.id)) this.gotPorts.set(r.id, r.port);
-        this.log.info({ event: 'tunnel.ready', relay, type: 'tcp', port: r.port, address: r.address, target }, `tunnel ready on ${relay}: tcp://${r.address} → ${target}`);
+        this.log.info({ event: 'tunnel.ready', relay, ...(link.worker !== null ? { worker: link.worker } : {}), type: 'tcp', port: r.port, address: r.address, target }, `tunnel ready on ${relay}: tcp://${r.address} → ${target}`);
         this.onTunnel({ id: r.id, ok: true, relay, port: r.port });
       }
     }

@@ -3,7 +3,7 @@ import { LogLimiter, type Logger } from '../log.js';
 import { connectChannel, type CipherName } from '../channel/index.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { Session, type MuxConfig, type SendBudget, type Stream } from '../mux/index.js';
-import { requestRegister, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { requestRegister, type TunnelRequest, type TunnelResult, type WorkerInfo } from '../control/index.js';
 import { createLinkSocket } from '../link/index.js';
 import type { HostPort } from '../net/index.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -23,6 +23,8 @@ export interface LinkHost {
   requestsFor(link: RelayLink): Promise<TunnelRequest[]>;
   /** The relay's answer or a later update; true when any tunnel is live. */
   onResults(link: RelayLink, results: TunnelResult[]): boolean;
+  /** The relay said which of its workers answered (README "Workers"); false: this session is being given up. */
+  onWorker(link: RelayLink, info: WorkerInfo): boolean;
   /** This link's registration is over, answered or not (another link may go on). */
   onRegisterDone(link: RelayLink): void;
   /** A customer connection the relay opened. */
@@ -37,13 +39,18 @@ export interface LinkHost {
 export class RelayLink {
   /** `HOST:PORT` of this relay, as logs and events name it. */
   readonly where: string;
+  /** The relay worker this link's session reached, once the relay said (null: not yet, or a relay of one). */
+  worker: number | null = null;
+  /** Sessions given up because they reached a worker another link already holds. */
+  duplicates = 0;
   private readonly backoff: Backoff;
   private stopped = false;
   private session: Session | null = null;
   private socket: net.Socket | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly host: LinkHost, readonly address: HostPort, where: string) {
+  /** `slot`: this link's place among the links to one relay address (one per relay worker). */
+  constructor(private readonly host: LinkHost, readonly address: HostPort, where: string, readonly slot = 0) {
     this.where = where;
     this.backoff = new Backoff(host.backoff);
   }
@@ -104,6 +111,7 @@ export class RelayLink {
     session.onClose = (err) => {
       peerLog.flush();
       if (this.session === session) this.session = null;
+      this.worker = null;
       host.onRegisterDone(this);
       this.retry(err ?? new Error('relay closed the session'));
     };
@@ -111,7 +119,9 @@ export class RelayLink {
       if (this.session !== session) return; // gone while it waited
       requestRegister(session, requests, {
         onResults: (msg) => {
-          if (host.onResults(this, msg.tunnels)) this.backoff.reset();
+          // A session that reached a worker another link holds is given up before its tunnels count.
+          const keep = msg.relay ? host.onWorker(this, msg.relay) : true;
+          if (keep && host.onResults(this, msg.tunnels)) this.backoff.reset();
           host.onRegisterDone(this);
         },
         onUpdate: (msg) => { host.onResults(this, msg.tunnels); },
@@ -121,6 +131,16 @@ export class RelayLink {
         },
       });
     }, (e: Error) => session.destroy(e));
+  }
+
+  /** Whether the session is up. */
+  get live(): boolean { return this.session !== null; }
+
+  /** Ends this session and connects again at once, to reach another worker of the relay. */
+  redial(why: string): void {
+    this.duplicates++;
+    this.backoff.reset();
+    this.session?.destroy(new Error(why));
   }
 
   private retry(err: Error & { code?: string }): void {

@@ -75,7 +75,7 @@ export function isLoopbackHost(host: string): boolean {
 const FIXED: ReadonlyArray<[keyof RelayFileConfig, string]> = [
   ['key', 'key'], ['tlsListen', 'tls_listen'], ['agentListen', 'agent_listen'], ['adminListen', 'admin_listen'], ['tcpPorts', 'tcp_ports'],
   ['tcpHost', 'tcp_host'], ['publicHost', 'public_host'], ['maxAgentSessions', 'max_agent_sessions'], ['maxQueuedBytes', 'max_queued_bytes'],
-  ['drainTimeoutMs', 'drain_timeout_ms'], ['leaseMs', 'lease_ms'],
+  ['drainTimeoutMs', 'drain_timeout_ms'], ['leaseMs', 'lease_ms'], ['workers', 'workers'],
 ];
 
 export function changedFixedSettings(before: RelayFileConfig, after: RelayFileConfig): string[] {

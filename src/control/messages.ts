@@ -16,6 +16,8 @@ const MAX_REGISTER_ENTRIES = 4096;
 
 /** Address blocks one tunnel entry may list in `allow`, and again in `deny`. */
 export const MAX_TUNNEL_CIDRS = 64;
+/** Worker processes one relay may report (an agent opens a session to each). */
+const MAX_WORKERS = 64;
 /**
  * The OPEN metadata layout this agent reads (docs/protocol.md "OPEN metadata"): 2 adds the
  * relay's public address and port and the ALPN list. A relay sends the longer layout only to an
@@ -51,7 +53,9 @@ export interface TunnelRefusal { id: string; refused: { code: string; message: s
 export interface RegisterMessage { t: 'register'; meta?: number; tunnels: TunnelRequest[] }
 /** A register as the relay reads it: each entry a request or, alone, refused. */
 export interface ParsedRegister { t: 'register'; meta: number; tunnels: Array<TunnelRequest | TunnelRefusal> }
-export interface RegisteredMessage { t: 'registered'; tunnels: TunnelResult[] }
+/** `relay`: which of the relay's worker processes answered (README "Workers"); absent: a relay of one. */
+export interface RegisteredMessage { t: 'registered'; tunnels: TunnelResult[]; relay?: WorkerInfo }
+export interface WorkerInfo { worker: number; workers: number }
 /**
  * Sent by the relay after `registered`, any number of times: tunnels whose state changed since
  * (a config reload granted one it had refused, or revoked one it had given: code REVOKED).
@@ -138,7 +142,14 @@ function sourcePolicy(t: Record<string, unknown>): SourcePolicy | string {
 export function parseRegistered(line: string): RegisteredMessage {
   const m = parseLine(line);
   if (m.t !== 'registered') fail('expected registered');
-  return { t: 'registered', tunnels: parseResults(m) };
+  const msg: RegisteredMessage = { t: 'registered', tunnels: parseResults(m) };
+  if (m.relay !== undefined) {
+    const r = obj(m.relay, 'relay');
+    const n = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_WORKERS;
+    if (!n(r.worker) || !n(r.workers) || r.worker > r.workers) fail('bad relay worker info');
+    msg.relay = { worker: r.worker, workers: r.workers };
+  }
+  return msg;
 }
 
 /** Reads what the relay may send after `registered`. */

@@ -1,12 +1,14 @@
 import type { Stream } from '../mux/index.js';
 import { ControlStream } from './control-stream.js';
-import { ControlError, parseRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult } from './messages.js';
+import { ControlError, parseRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult, type WorkerInfo } from './messages.js';
 
 export interface RegisterAnswerOptions {
   /** Answers the session's one register, a result per requested tunnel. */
   register: (tunnels: Array<TunnelRequest | TunnelRefusal>, meta: number) => Promise<TunnelResult[]>;
   /** Half-close after the answer even if the agent keeps its side open (an unknown key learns why, then goes). */
   endAfterAnswer: boolean;
+  /** Which worker answers, for an agent to reach every one (README "Workers"). */
+  worker?: WorkerInfo;
   /** The answer is sent: from now on `update`s may follow it. */
   onAnswered?: () => void;
   /** A bad line, a second register, or a register that could not be answered: the owner ends the session. */
@@ -31,7 +33,7 @@ export function answerRegister(stream: Stream, opts: RegisterAnswerOptions): Con
     state = 'answering';
     opts.register(msg.tunnels, msg.meta).then((results) => {
       state = 'answered';
-      ctl.send({ t: 'registered', tunnels: results });
+      ctl.send({ t: 'registered', tunnels: results, ...(opts.worker ? { relay: opts.worker } : {}) });
       opts.onAnswered?.();
       if (opts.endAfterAnswer || peerEnded) ctl.end();
     }).catch((e: unknown) => opts.onError(e instanceof Error ? e : new Error(String(e))));

@@ -3,8 +3,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { LogLimiter, type Logger } from '../log.js';
 
 export interface AdminHandlers {
+  /** May answer later, as a promise (a cluster's primary asks its workers). */
   status: () => unknown;
-  metrics: () => string;
+  metrics: () => string | Promise<string>;
   healthy: () => boolean;
   /** The bearer token every path but /healthz requires (read per request: a reload may change it); undefined: none. */
   token: () => string | undefined;
@@ -33,20 +34,27 @@ export function createAdminServer(handlers: AdminHandlers, log: Logger, timeoutM
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="relay"', 'content-type': 'text/plain' }).end('unauthorized\n');
       return;
     }
+    const fail = (e: unknown): void => {
+      log.error({ event: 'admin.error', err: e }, 'admin request failed');
+      if (!res.headersSent) res.writeHead(500).end(); else res.destroy();
+    };
     try {
       if (url === '/healthz') {
         const ok = handlers.healthy();
         res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'draining\n');
       } else if (url === '/api/tunnels') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(handlers.status(), null, 2) + '\n');
+        Promise.resolve(handlers.status()).then((v) => {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v, null, 2) + '\n');
+        }, fail);
       } else if (url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(handlers.metrics());
+        Promise.resolve(handlers.metrics()).then((text) => {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+        }, fail);
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       }
     } catch (e) {
-      log.error({ event: 'admin.error', err: e }, 'admin request failed');
-      res.writeHead(500).end();
+      fail(e);
     }
   });
   server.headersTimeout = timeoutMs;

@@ -3,7 +3,7 @@ import { LogLimiter, printable, type Logger } from '../log.js';
 import { NoiseResponder } from '../channel/responder.js';
 import { encodeKey, type KeyPair } from '../crypto/keys.js';
 import { SendBudget, Session, type MuxConfig } from '../mux/index.js';
-import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult } from '../control/index.js';
+import { CONTROL_TUNNEL_ID, answerRegister, type TunnelRefusal, type TunnelRequest, type TunnelResult, type WorkerInfo } from '../control/index.js';
 import { AgentSession } from './agent-session.js';
 import type { Metrics } from './metrics.js';
 import type { TunnelRegistry } from './registry.js';
@@ -23,6 +23,8 @@ export interface AgentLinkOptions {
   /** Bytes all agent sessions together may queue for sending (to agents) before public sockets stop being read. */
   maxQueuedBytes: number;
   mux?: Partial<MuxConfig>;
+  /** This process's place among a cluster's workers, told to agents; absent: a relay of one. */
+  worker?: WorkerInfo;
 }
 
 /**
@@ -125,6 +127,7 @@ export class AgentLink {
           this.reconsider(agent).catch((e: Error) => log.error({ event: 'control.error', err: e.message }, 'reconsidering tunnels after a reload failed'));
         },
         endAfterAnswer: !agent.authorized,
+        worker: this.opts.worker,
         onError: (e) => {
           log.warn({ event: 'control.error', err: e.message }, 'bad control stream; closing session');
           session.destroy(e);

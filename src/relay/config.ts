@@ -55,13 +55,15 @@ export interface RelayFileConfig {
   /** Balancers whose connections start with a PROXY protocol header. */
   proxyProtocolFrom: CidrList;
   adminTokenFile?: string;
+  /** Worker processes (`--workers`): a number or "auto". */
+  workers?: string;
   agents: AgentGrant[];
 }
 
 const LIMIT_KEYS = ['allow', 'deny', 'conn_rate_per_ip', 'conn_rate_per_tunnel', 'bandwidth_per_tunnel'] as const;
 const SETTINGS = ['key', 'tls_listen', 'agent_listen', 'admin_listen', 'tcp_ports', 'tcp_host', 'allow_any_agent', 'public_host',
   'client_hello_timeout_ms', 'idle_timeout_ms', 'first_byte_timeout_ms', 'max_conns_per_tunnel', 'max_conns_per_ip', 'max_agent_sessions', 'max_queued_bytes',
-  'drain_timeout_ms', 'lease_ms', 'max_pending_per_ip', 'proxy_protocol_from', 'admin_token_file', ...LIMIT_KEYS, 'agents'] as const;
+  'drain_timeout_ms', 'lease_ms', 'max_pending_per_ip', 'proxy_protocol_from', 'admin_token_file', 'workers', ...LIMIT_KEYS, 'agents'] as const;
 
 /** The edge limits of a table (the file's top level, or one `[[agents]]` entry). */
 function edgeLimits(r: TableReader): EdgeLimits & { allow: CidrList; deny: CidrList } {
@@ -124,6 +126,7 @@ export function parseRelayConfig(text: string, source = 'config'): RelayFileConf
     maxPendingPerIp: r.num('max_pending_per_ip'),
     proxyProtocolFrom: r.cidrs('proxy_protocol_from'),
     adminTokenFile: r.str('admin_token_file'),
+    workers: workersSetting(r),
     agents: agents.map((a, i) => grant(a, i, source)),
   };
   checkRelaySettings(cfg, source, { clientHelloTimeoutMs: 'client_hello_timeout_ms', tcpHost: 'tcp_host' });
@@ -168,4 +171,12 @@ export function diffGrants(before: readonly AgentGrant[], after: readonly AgentG
   const a = items(before);
   const b = items(after);
   return { added: [...b].filter((x) => !a.has(x)), removed: [...a].filter((x) => !b.has(x)) };
+}
+
+/** `workers = 4` or `workers = "auto"`, kept as text for the flag's parser. */
+function workersSetting(r: TableReader): string | undefined {
+  const v = r.raw('workers');
+  if (v === undefined) return undefined;
+  if (typeof v === 'number' || v === 'auto') return String(v);
+  throw new ConfigError('CONFIG', `${r.name('workers')} must be a number or "auto"`);
 }

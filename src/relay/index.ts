@@ -4,3 +4,6 @@
  */
 export { RelayServer, type ReloadableOptions } from './server.js';
 export { checkRelaySettings, diffGrants, loadRelayConfig, type RelayFileConfig } from './config.js';
+export { runPrimary } from './cluster/primary.js';
+export { LeaseClient } from './cluster/lease-client.js';
+export { WORKER_ENV, type PrimaryMessage } from './cluster/messages.js';

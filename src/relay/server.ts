@@ -11,7 +11,8 @@ import { resourceKey } from './agent-session.js';
 import type { AgentGrant, EdgeLimits } from './config.js';
 import { EdgePolicy } from './edge-policy.js';
 import { FrontDoor, REFUSE_REASONS, type FrontDoorLimits } from './front-door.js';
-import { TUNNEL_ERROR_CODES } from '../control/index.js';
+import { TUNNEL_ERROR_CODES, type WorkerInfo } from '../control/index.js';
+import type { LeaseBook } from './leases.js';
 import { Metrics } from './metrics.js';
 import { TunnelRegistry } from './registry.js';
 
@@ -66,6 +67,9 @@ export interface RelayOptions extends ReloadableOptions {
   adminTimeoutMs?: number;
   mux?: Partial<MuxConfig>;
   logger: Logger;
+  /** A cluster worker's: the leases the primary keeps, and its place among the workers. */
+  leaseBook?: LeaseBook;
+  worker?: WorkerInfo;
 }
 
 /** Half of an agent session's streams (mux maxStreams 4096): one address can never take them all. */
@@ -131,6 +135,7 @@ export class RelayServer {
       tlsPort: () => this.tlsPort,
       onTcpConnection: (tunnel, socket) => this.frontDoor.onTcpConnection(tunnel, socket),
       onTunnelGone: (t) => this.policy.forget(t),
+      leaseBook: opts.leaseBook,
       logger: this.log,
     });
     this.policy = edgePolicy(opts);
@@ -153,6 +158,7 @@ export class RelayServer {
       maxUnknownSessions: opts.maxUnknownAgentSessions ?? 64,
       maxQueuedBytes: opts.maxQueuedBytes ?? 128 * 1024 * 1024,
       mux: opts.mux,
+      worker: opts.worker,
     });
     const m = this.metrics;
     const each = <K extends string>(label: K, values: readonly string[]) => values.map((v) => ({ [label]: v }) as Record<K, string>);
