@@ -41,6 +41,7 @@ t.test('ports, health check and PROXY headers agree with the relays\' relay.toml
     t.match(d, /\bfall 1\b/, 'one 503 takes a relay out');
   }
   t.equal(lines.filter((l) => l === 'option httpchk GET /healthz').length, 2, 'the check asks /healthz');
+  t.equal(lines.filter((l) => l === 'http-check expect status 200').length, 2, 'and wants 200 (503 is a drain)');
   t.ok(relayToml.proxyProtocolFrom.has('192.0.2.10'), 'relay.toml trusts the balancer\'s address for those headers');
   t.notOk(relayToml.proxyProtocolFrom.has('192.0.2.21'), 'and not a relay\'s, nor anyone else\'s');
 });
@@ -72,10 +73,13 @@ t.test('run against a relay: headers accepted, and a drain takes the relay out a
     await exited;
   });
   let stderr = '';
-  const seen = (re: RegExp) => new Promise<void>((resolve, reject) => {
-    const look = () => { if (re.test(stderr)) resolve(); };
+  // HAProxy's own lines, awaited with a deadline: a check that never says what it should is a
+  // failure that names what HAProxy said instead, not a hang.
+  const seen = (re: RegExp, ms = 15_000) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`haproxy did not log ${String(re)} within ${ms} ms: ${stderr.slice(-800)}`)), ms);
+    const look = () => { if (re.test(stderr)) { clearTimeout(timer); resolve(); } };
     haproxy.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; look(); });
-    haproxy.once('exit', (code) => reject(new Error(`haproxy exited (${code}): ${stderr.slice(-800)}`)));
+    haproxy.once('exit', (code) => { clearTimeout(timer); reject(new Error(`haproxy exited (${code}): ${stderr.slice(-800)}`)); });
     look();
   });
   await seen(/Loading success\./);
