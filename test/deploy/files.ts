@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEPLOY = join(ROOT, 'deploy');
 /** The built CLI (npm test builds first: `pretest`). */
-export const RELAY_BIN = join(ROOT, 'dist/cli/index.js');
+const RELAY_BIN = join(ROOT, 'dist/cli/index.js');
 
 export const read = (rel: string): string => readFileSync(join(ROOT, rel), 'utf8');
 
@@ -20,10 +20,10 @@ export interface K8sObject {
   metadata?: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: unknown; data?: Record<string, string>; resources?: string[];
 }
-export interface ServicePort { name?: string; port: number; targetPort?: number | string; protocol?: string }
+interface ServicePort { name?: string; port: number; targetPort?: number | string; protocol?: string }
 export interface ServiceSpec { type?: string; clusterIP?: string; externalTrafficPolicy?: string; selector?: Record<string, string>; ports: ServicePort[] }
-export interface Probe { httpGet?: { path: string; port: number | string }; periodSeconds?: number; failureThreshold?: number; initialDelaySeconds?: number }
-export interface SecurityContext {
+interface Probe { httpGet?: { path: string; port: number | string }; periodSeconds?: number; failureThreshold?: number; initialDelaySeconds?: number }
+interface SecurityContext {
   allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean; privileged?: boolean;
   capabilities?: { drop?: string[]; add?: string[] };
 }
@@ -37,7 +37,7 @@ export interface Container {
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
-export interface Volume {
+interface Volume {
   name: string;
   secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
   configMap?: { name: string; items?: { key: string; path: string }[] };
