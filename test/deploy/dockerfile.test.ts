@@ -47,6 +47,23 @@ t.test('a numeric non-root user; ENTRYPOINT and CMD are the relay with flags it 
   t.ok(existsSync(join(ROOT, 'dist/cli/index.js')), 'dist/cli/index.js is what tsc makes of src/cli/index.ts');
 });
 
+t.test('every package src/ imports at run time is a production dependency (the image installs only those)', async (t) => {
+  const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+  const files = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const used = new Set<string>();
+  for (const f of files) {
+    const text = read(join('src', f));
+    // Value imports and re-exports (a type-only one is erased by tsc), side-effect imports, import().
+    for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+      const spec = m[1] ?? m[2];
+      if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+      used.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+    }
+  }
+  t.ok(used.has('pino') && used.has('commander'), `found the imports (${[...used].sort().join(', ')})`);
+  for (const name of [...used].sort()) t.ok(name in pkg.dependencies, `${name} is in dependencies, so npm ci --omit=dev installs it`);
+});
+
 t.test('the files the build copies exist, .dockerignore lets them through and nothing else', async (t) => {
   const ignore = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   t.equal(ignore[0], '*', '.dockerignore starts by excluding everything (no key or token can reach the context)');
