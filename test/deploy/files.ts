@@ -29,7 +29,13 @@ interface SecurityContext {
 }
 export interface Container {
   name: string; image: string; command?: string[]; args?: string[];
-  env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: { name: string; key: string }; secretKeyRef?: { name: string; key: string } } }[];
+  env?: {
+    name: string; value?: string;
+    valueFrom?: {
+      configMapKeyRef?: { name: string; key: string }; secretKeyRef?: { name: string; key: string };
+      resourceFieldRef?: { containerName?: string; resource: string; divisor?: string };
+    };
+  }[];
   ports?: { name?: string; containerPort: number; protocol?: string }[];
   readinessProbe?: Probe; livenessProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
@@ -161,6 +167,12 @@ export function checkRelayArgs(args: readonly string[], flags: Map<string, Flag>
   }
   return { problems, values };
 }
+
+/**
+ * With --workers, how long after drain_timeout_ms the primary waits before it kills a worker
+ * still draining (src/relay/cluster/primary.ts, `drainTimeoutMs + 5_000`): a stop must allow it.
+ */
+export const WORKER_KILL_MARGIN_S = 5;
 
 /** The port of a `HOST:PORT` listener text. */
 export function portOfListener(text: string): number {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseRelayConfig, type RelayFileConfig } from '../../src/relay/config.js';
 import { parseTlsSpec } from '../../src/agent/tunnels.js';
 import {
-  DEPLOY, checkRelayArgs, findObject, k8sManifests, parseDockerfile, portOfListener, read, relayFlags,
+  DEPLOY, WORKER_KILL_MARGIN_S, checkRelayArgs, findObject, k8sManifests, parseDockerfile, portOfListener, read, relayFlags,
   type Container, type PdbSpec, type PodSpec, type ServiceSpec, type WorkloadSpec,
 } from './files.js';
 
@@ -157,9 +157,10 @@ t.test('a drain fits in the grace period, and liveness outlasts it', async (t) =
   const drainS = (config.drainTimeoutMs ?? 30_000) / 1000;
   const preStop = relayContainer.lifecycle?.preStop?.exec?.command ?? [];
   const pauseS = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
-  t.ok(pod.terminationGracePeriodSeconds! > pauseS + drainS, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > preStop ${pauseS} s + drain ${drainS} s`);
+  const stopS = drainS + WORKER_KILL_MARGIN_S;
+  t.ok(pod.terminationGracePeriodSeconds! > pauseS + stopS, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > preStop ${pauseS} s + drain ${drainS} s + the primary's ${WORKER_KILL_MARGIN_S} s`);
   const live = relayContainer.livenessProbe!;
-  t.ok(live.periodSeconds! * live.failureThreshold! > drainS, 'a relay answering 503 for a whole drain is not killed for it');
+  t.ok(live.periodSeconds! * live.failureThreshold! > stopS, 'a relay failing its health check for a whole drain is not killed for it');
   t.equal(relayContainer.readinessProbe?.failureThreshold, 1, 'one 503 takes the pod out of the endpoints');
 });
 
@@ -193,7 +194,12 @@ t.test('every relay flag in the manifests is one relay --help lists', async (t) 
   t.same(problems, [], `relay ${agent.args!.join(' ')}`);
   for (const v of values.get('--tls') ?? []) t.doesNotThrow(() => parseTlsSpec(v), `--tls ${v} is a tunnel the agent accepts`);
   for (const ref of agent.args!.join(' ').matchAll(/\$\(([A-Z_]+)\)/g)) t.ok(agent.env?.some((e) => e.name === ref[1]), `$(${ref[1]}) is defined in env`);
-  if (serve.has('--workers')) t.ok(relayArgs.includes('--workers'), 'relay serve has --workers now: the StatefulSet should use it (see its comment)');
+  const workers = checkRelayArgs(relayArgs.slice(1), serve).values.get('--workers')?.[0];
+  t.ok(workers, 'the relay runs workers');
+  const ref = /^\$\(([A-Z_]+)\)$/.exec(workers ?? '')?.[1];
+  const field = relayContainer.env?.find((e) => e.name === ref)?.valueFrom?.resourceFieldRef;
+  t.same(field, { containerName: 'relay', resource: 'requests.cpu', divisor: '1' }, '--workers is the CPU request in whole CPUs (not auto: the node\'s cores)');
+  t.ok(Number(relayContainer.resources?.requests?.cpu) >= 2, 'a CPU request of two or more: more than one worker');
 });
 
 t.test('the agent Deployment reaches every relay through the headless Service, one process per key', async (t) => {
