@@ -8,7 +8,8 @@
 //
 //   memory     N sessions with one tunnel each, then K sessions with 256 tunnels each; relay RSS
 //              and V8 heap after a forced full GC (a preload gives the child --expose-gc and
-//              answers an IPC message), once the admin gauge relay_agent_sessions shows them all.
+//              answers an IPC message), once the admin gauge relay_agent_sessions shows them all;
+//              and the relay's CPU over 20 s while the N sessions sit idle (keepalive pings).
 //   handshakes N connects + Noise IK with 8, 16 and 32 in flight, until the relay counts the
 //              session; wall rate and the relay's own CPU per handshake (steadier: this process
 //              competes with the relay for the machine's cores).
@@ -47,6 +48,7 @@ const part = (name: string): boolean => ONLY === null || ONLY.includes(name);
 const K = Math.max(8, Math.round(N / 50)); // sessions of 256 tunnels
 const CONCURRENCY = [8, 16, 32];
 const ROUTES = 100_000;
+const IDLE_SECS = 20; // two keepalive intervals
 const HZ = 100; // USER_HZ: /proc's clock ticks on Linux
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const say = (s: string): void => { process.stderr.write(`${s}\n`); };
@@ -242,6 +244,10 @@ async function memory(): Promise<void> {
     await relay.untilSessions(N);
     await sleep(1000);
     const m1 = await relay.mem();
+    // Idle sessions still cost CPU: each end pings every 10 s (mux keepaliveIntervalMs).
+    const idle0 = cpuMs(relay.proc.pid!);
+    await sleep(IDLE_SECS * 1000);
+    const idleCpu = (cpuMs(relay.proc.pid!) - idle0) / IDLE_SECS;
     const bigs = await pool(K, 8, async () => { const s = await handshake(agent, publicKey, generateKeyPair()); await register(s, tunnels(256)); return s; });
     await relay.untilSessions(N + K);
     await sleep(1000);
@@ -255,6 +261,7 @@ async function memory(): Promise<void> {
     row('memory', 'RSS per session (1 tunnel)', session.rss, 'KiB');
     row('memory', 'V8 heap per session (1 tunnel)', session.heap, 'KiB');
     row('memory', 'external (Buffers) per session', session.ext, 'KiB');
+    row('memory', `relay CPU with ${N} idle sessions`, idleCpu / 1000 * 100, '%', `of one core, over ${IDLE_SECS} s`);
     row('memory', 'RSS per session of 256 tunnels', big.rss, 'KiB');
     row('memory', 'RSS per extra tunnel', tunnel.rss, 'KiB', `(256-tunnel session − 1-tunnel session) / 255, ${K} sessions`);
     row('memory', 'V8 heap per extra tunnel', tunnel.heap, 'KiB');
