@@ -9,7 +9,7 @@
 //   memory     N sessions with one tunnel each, then K sessions with 256 tunnels each; relay RSS
 //              and V8 heap after a forced full GC (a preload gives the child --expose-gc and
 //              answers an IPC message), once the admin gauge relay_agent_sessions shows them all;
-//              and the relay's CPU over 20 s while the N sessions sit idle (keepalive pings).
+//              and the relay's CPU over 20 s (5 s for N ≤ 1000) while the N sessions sit idle (keepalive pings).
 //   handshakes N connects + Noise IK with 8, 16 and 32 in flight, until the relay counts the
 //              session; wall rate and the relay's own CPU per handshake (steadier: this process
 //              competes with the relay for the machine's cores).
@@ -17,7 +17,7 @@
 //   routes     in this process: HostRouter with 100,000 exact names and 100,000 wildcards.
 //   bulk       MB/s through a TCP tunnel (relay and `relay agent` as processes) with 1 worker,
 //              and with 2 and N when `relay serve --help` lists --workers.
-// `--agents 500` is the quick mode (well under a minute); the table used N = 2000. NODE_FLAGS adds
+// `--agents 500` is the quick mode (shorter idle and bulk windows: ~40 s); the table used N = 2000. NODE_FLAGS adds
 // node flags to the relay processes (NODE_FLAGS=--cpu-prof writes a profile per relay on exit).
 import net from 'node:net';
 import v8 from 'node:v8';
@@ -41,14 +41,14 @@ const arg = (name: string, dflt: number): number => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const N = arg('--agents', 2000);
-const SECS = arg('--secs', 3);
+const SECS = arg('--secs', N > 1000 ? 3 : 1.5);
 const JSON_OUT = process.argv.includes('--json');
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null; // e.g. --only rates,routes
 const part = (name: string): boolean => ONLY === null || ONLY.includes(name);
 const K = Math.max(8, Math.round(N / 50)); // sessions of 256 tunnels
 const CONCURRENCY = [8, 16, 32];
 const ROUTES = 100_000;
-const IDLE_SECS = 20; // two keepalive intervals
+const IDLE_SECS = N > 1000 ? 20 : 5; // two keepalive intervals; sessions ping at staggered times, so a shorter window (quick mode) still sees the rate
 const HZ = 100; // USER_HZ: /proc's clock ticks on Linux
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const say = (s: string): void => { process.stderr.write(`${s}\n`); };
@@ -64,6 +64,7 @@ class RelayProcess {
   readonly proc: ChildProcess;
   private ready: Promise<Record<string, unknown>>;
   private readonly home = mkdtempSync(join(tmpdir(), 'relay-scale-'));
+  private stopping = false;
 
   constructor(args: string[], opts: { preload?: boolean } = {}) {
     chmodSync(this.home, 0o700);
@@ -86,7 +87,11 @@ class RelayProcess {
           return;
         }
       });
-      this.proc.once('exit', (code) => { if (!found) reject(new Error(`relay exited (${code}) before it was ready`)); });
+      this.proc.once('exit', (code, signal) => {
+        if (!found) reject(new Error(`relay exited (${code}) before it was ready`));
+        // A relay that dies mid-run leaves figures that mean nothing: stop loudly.
+        else if (!this.stopping) { say(`relay exited (${code ?? signal}) during the run`); process.exit(1); }
+      });
     });
   }
 
@@ -122,6 +127,7 @@ class RelayProcess {
 
   /** SIGTERM (a drain: the sessions are gone by now), SIGKILL after 3 s. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.proc.exitCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
       this.proc.kill('SIGTERM');
@@ -175,6 +181,7 @@ async function handshake(at: HostPort, relayKey: Buffer, key: KeyPair): Promise<
 /** One register; resolves once `registered` came back with every tunnel live. */
 function register(session: Session, tunnels: TunnelRequest[]): Promise<void> {
   return new Promise((resolve, reject) => {
+    session.onClose = (err) => reject(err ?? new Error('the relay closed the session before registered'));
     requestRegister(session, tunnels, {
       onResults: (msg) => {
         const bad = msg.tunnels.find((t) => !t.ok);
