@@ -402,6 +402,7 @@ async function throughput(): Promise<void> {
           agent!.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('"tunnel.ready"')) { buf = ''; resolve(); } });
           agent!.once('exit', (code) => reject(new Error(`agent exited (${code})`)));
         });
+        if (w > 1) await sleep(1000); // the agent holds a session per worker: let the others register too
         for (const streams of [1, 8]) {
           say(`bulk: ${w} worker(s), ${streams} stream(s), ${SECS} s`);
           const cpu0 = cpuMs(relay.proc.pid!);
