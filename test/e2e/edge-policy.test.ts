@@ -68,6 +68,7 @@ t.test('the agent narrows: its --allow and --deny travel with the tunnel and can
   t.match(await tryEcho(port, '127.0.0.3', 'b'), /^error:ECONNRESET$/, 'in the agent\'s deny');
   t.match(await tryEcho(port, '127.0.0.9', 'c'), /^error:ECONNRESET$/, 'outside the agent\'s allow');
   t.match(await tryEcho(port, '127.0.0.7', 'd'), /^error:ECONNRESET$/, 'the agent\'s allow cannot lift the relay\'s deny');
+  await relay.waitEvent('public.refused', (l) => String(l.client).startsWith('127.0.0.7:')); // log lines arrive after the reset
   const reasons = relay.lines.filter((l) => l.event === 'public.refused').map((l) => l.reason);
   t.same(reasons, ['ip_denied', 'ip_denied', 'ip_denied']);
   t.equal(seen.length, 1, 'only the admitted client reached the service');
