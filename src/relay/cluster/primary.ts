@@ -140,8 +140,8 @@ export function runPrimary(o: PrimaryOptions): void {
   const stop = (signal: string): void => {
     if (draining) { for (const s of slots.values()) s.worker.process.kill('SIGKILL'); process.exit(1); }
     draining = true;
+    // The admin listener stays up: /healthz answers 503 while the workers drain (balancers stop sending).
     log.info({ event: 'relay.stopping', signal, workers: slots.size }, 'stopping: every worker drains');
-    admin?.close();
     for (const s of slots.values()) send(s, { t: 'drain' });
     // A worker that does not finish its drain in time is stopped.
     setTimeout(() => { for (const s of slots.values()) s.worker.process.kill('SIGKILL'); }, o.drainTimeoutMs + 5_000).unref();
