@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { readPrefix } from '../net/index.js';
 import { SniError } from './errors.js';
 import { ClientHelloReader, type ClientHelloResult, type ReaderOptions } from './reader.js';
 
@@ -15,45 +16,14 @@ export function readClientHello(
   socket: Socket,
   opts: ReaderOptions & { timeoutMs?: number } = {},
 ): Promise<ClientHelloResult> {
-  return new Promise((resolve, reject) => {
-    const reader = new ClientHelloReader(opts);
-    let settled = false;
-
-    const settle = (err: Error | null, result?: ClientHelloResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('close', onEnd);
-      socket.removeListener('error', onError);
-      socket.pause();
-      if (err) reject(err);
-      else resolve(result!);
-    };
-    const onData = (chunk: Buffer): void => {
-      let result: ClientHelloResult | null;
-      try {
-        result = reader.push(chunk);
-      } catch (err) {
-        settle(err as Error);
-        return;
-      }
-      if (result) settle(null, result);
-    };
-    const onEnd = (): void => settle(new SniError('MALFORMED', 'connection ended before the ClientHello was complete'));
-    const onError = (err: Error): void => settle(err);
-
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timer = setTimeout(
-      () => settle(new SniError('TIMEOUT', `no complete ClientHello within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    socket.on('error', onError);
-    if (socket.destroyed || socket.readableEnded) onEnd();
-    else socket.resume();
+  const reader = new ClientHelloReader(opts);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return readPrefix(socket, (chunk) => {
+    const result = reader.push(chunk);
+    return result ? { value: result } : null; // `bytes` holds all that was read: nothing to put back
+  }, {
+    timeoutMs,
+    timeout: () => new SniError('TIMEOUT', `no complete ClientHello within ${timeoutMs} ms`),
+    ended: () => new SniError('MALFORMED', 'connection ended before the ClientHello was complete'),
   });
 }
