@@ -20,8 +20,8 @@ export interface ChannelInit {
 }
 
 /**
- * Writes each transport message as [length, ciphertext, tag], corked into one write: the parts
- * are never concatenated (ws's sender does the same).
+ * Writes each transport message as [length, ciphertext, tag]: a whole frame the transport state
+ * built in one buffer as one write, or three parts corked into one (never concatenated).
  */
 class SocketFrameSink implements FrameSink {
   constructor(private readonly socket: Socket) {}
@@ -36,6 +36,10 @@ class SocketFrameSink implements FrameSink {
     const ok = s.write(tag);
     s.uncork();
     return ok;
+  }
+
+  writeSealed(frame: Buffer): boolean {
+    return this.socket.write(frame);
   }
 }
 

@@ -36,7 +36,19 @@ export interface FrameSink {
    * Returns false when the sink wants no more for now (backpressure); the state passes it on.
    */
   writeFrame(ciphertext: Uint8Array, tag: Uint8Array): boolean;
+  /**
+   * Takes one whole frame, the 2-byte length then `ciphertext || tag` (docs/protocol.md
+   * "Framing"), in one buffer: one socket write, no gathering. Optional.
+   */
+  writeSealed?(frame: Buffer): boolean;
 }
+
+/**
+ * Below this a message is framed in one buffer even when the cipher cannot encrypt into it (a
+ * copy of a few KiB costs less than a gathered write of three parts); a cipher that seals in
+ * place frames every message so.
+ */
+const COPY_INTO_FRAME_MAX = 4096;
 
 /**
  * The transport phase of one session, without I/O: the two CipherStates from Split (Noise §5.2),
@@ -92,8 +104,14 @@ export class TransportState {
     if (this.ended !== undefined) throw this.ended;
     try {
       if (this.sentUnderKey >= this.rekeyAfterMessages || this.now() - this.sendKeyAt >= this.rekeyAfterMs) this.rekeySend(sink);
-      const [ct, tag] = this.send.encryptWithAdParts(EMPTY, plaintext);
       this.sentUnderKey++;
+      if (sink.writeSealed !== undefined && (plaintext.length <= COPY_INTO_FRAME_MAX || this.send.sealsInPlace)) {
+        const frame = Buffer.allocUnsafe(2 + plaintext.length + TAG_LEN);
+        frame.writeUInt16BE(plaintext.length + TAG_LEN, 0);
+        this.send.encryptWithAdInto(EMPTY, plaintext, frame.subarray(2));
+        return sink.writeSealed(frame);
+      }
+      const [ct, tag] = this.send.encryptWithAdParts(EMPTY, plaintext);
       return sink.writeFrame(ct, tag);
     } catch (err) {
       throw this.end(err as Error);

@@ -6,7 +6,7 @@
 export type DhName = '25519';
 export type CipherFunctionName = 'ChaChaPoly' | 'AESGCM';
 export type HashFunctionName = 'BLAKE2s' | 'SHA256' | 'BLAKE2b' | 'SHA512';
-export type BackendName = 'node' | 'noble';
+export type BackendName = 'node' | 'noble' | 'sodium';
 
 /** Noise §4.1; DHLEN = 32 for 25519. */
 export interface DhFunctions {
@@ -22,6 +22,12 @@ export interface CipherFunctions {
   readonly name: CipherFunctionName;
   /** Returns [ciphertext, 16-byte tag]. `n` is the 64-bit nonce. */
   encrypt(k: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array];
+  /**
+   * Encrypts straight into `out` (plaintext length + 16 bytes: ciphertext || tag), so that a
+   * sender can build a whole frame in memory it allocated once. Optional: without it, CipherState
+   * copies what `encrypt` returns.
+   */
+  seal?(k: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
   /** Throws NoiseError('DECRYPT_FAILED') when authentication fails. */
   decrypt(k: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Uint8Array;
 }

@@ -52,6 +52,26 @@ export class CipherState {
     return parts;
   }
 
+  /**
+   * EncryptWithAd into `out` (plaintext length + 16 bytes), for a sender that frames the message
+   * in one buffer. Requires a key. Without a copy when the cipher can seal in place.
+   */
+  encryptWithAdInto(ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
+    if (this.k === null) throw new NoiseError('BAD_STATE', 'cipher state has no key');
+    if (this.n === MAX_NONCE) throw new NoiseError('NONCE_EXHAUSTED', 'nonce exhausted: the session must end');
+    if (out.length !== plaintext.length + TAG_LEN) throw new NoiseError('BAD_STATE', 'output must be the plaintext length plus the tag');
+    if (this.cipher.seal) {
+      this.cipher.seal(this.k, this.n, ad, plaintext, out);
+    } else {
+      const [ct, tag] = this.cipher.encrypt(this.k, this.n, ad, plaintext);
+      out.set(ct); out.set(tag, ct.length);
+    }
+    this.n++;
+  }
+
+  /** Whether `encryptWithAdInto` writes without an intermediate copy. */
+  get sealsInPlace(): boolean { return this.cipher.seal !== undefined; }
+
   /** DecryptWithAd(ad, ciphertext): throws NoiseError('DECRYPT_FAILED') and leaves n unchanged on failure. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (this.k === null) return ciphertext;

@@ -1,6 +1,7 @@
 import type { BackendName, CipherFunctionName, CryptoBackend, DhFunctions, HashFunctionName } from './backend.js';
 import { nodeBackend } from './backend-node.js';
 import { nobleBackend } from './backend-noble.js';
+import { sodiumBackend } from './backend-sodium.js';
 import type { CipherState } from './cipher-state.js';
 import { NoiseError } from './errors.js';
 import { PATTERNS, type HandshakePattern, type Token } from './patterns.js';
@@ -33,8 +34,17 @@ export function parseProtocolName(name: string): ProtocolName {
   return { pattern, dh, cipher: cipher as CipherFunctionName, hash: hash as HashFunctionName };
 }
 
-export function getBackend(name: BackendName = 'node'): CryptoBackend {
+/**
+ * A backend by name; without one, the fastest installed: libsodium's ChaCha20-Poly1305 when the
+ * optional sodium-native is there, else OpenSSL's (both checked against the same vectors).
+ */
+export function getBackend(name?: BackendName): CryptoBackend {
+  if (name === undefined) return sodiumBackend ?? nodeBackend;
   if (name === 'node') return nodeBackend;
+  if (name === 'sodium') {
+    if (sodiumBackend === null) throw new NoiseError('UNSUPPORTED', 'crypto backend sodium: sodium-native is not installed (or RELAY_CRYPTO_BACKEND=node)');
+    return sodiumBackend;
+  }
   if (name === 'noble') return nobleBackend;
   throw new NoiseError('UNSUPPORTED', `unknown crypto backend ${JSON.stringify(name)}`);
 }
@@ -56,7 +66,7 @@ export interface HandshakeOptions {
   rs?: Uint8Array;
   /** Remote ephemeral public key, for pre-messages with `e` (fallback patterns). */
   re?: Uint8Array;
-  /** `node` (default, OpenSSL) or `noble` (pure JS reference). */
+  /** `sodium` (libsodium's ChaChaPoly, the default when installed), `node` (OpenSSL) or `noble` (pure JS reference). */
   backend?: BackendName;
 }
 
