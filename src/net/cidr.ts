@@ -46,6 +46,8 @@ export class CidrList {
 
   /** Whether `ip` (as a socket reports it) lies in any block; false for anything that is not an address. */
   has(ip: string): boolean {
+    // Most lists are empty, and BlockList.check builds a SocketAddress per call (tens of µs).
+    if (this.blocks.length === 0) return false;
     const v = net.isIP(ip);
     return v !== 0 && this.list.check(ip, v === 4 ? 'ipv4' : 'ipv6');
   }
