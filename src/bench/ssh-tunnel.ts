@@ -70,7 +70,7 @@ class Proc {
       const timer = setTimeout(() => { done(); reject(new Error(`${what}: no sign of life in ${ms / 1000} s: ${this.head()}`)); }, ms);
       const done = () => { clearTimeout(timer); this.watchers.delete(watch); };
       const watch = (line: string | null) => {
-        if (line === null) { done(); reject(new Error(`${what} exited: ${this.head()}`)); } else if (re.test(line)) { done(); resolve(); }
+        if (line === null) { done(); reject(new Error(`${what}: exited (${this.proc.exitCode ?? this.proc.signalCode}): ${this.head()}`)); } else if (re.test(line)) { done(); resolve(); }
       };
       if (this.exited) { watch(null); return; }
       this.watchers.add(watch);
@@ -96,7 +96,7 @@ async function forwardReady(port: number, client: Proc, what: string, ms: number
   const deadline = Date.now() + ms;
   let retry = 5;
   for (;;) {
-    if (client.exited) throw new Error(`${what} exited: ${client.head()}`);
+    if (client.exited) throw new Error(`${what}: exited (${client.proc.exitCode ?? client.proc.signalCode}): ${client.head()}`);
     if (await accepts(port)) return;
     if (Date.now() > deadline) throw new Error(`${what}: port ${port} did not accept within ${ms / 1000} s: ${client.head()}`);
     await new Promise((r) => setTimeout(r, retry));
@@ -164,7 +164,7 @@ export async function startSshTunnels(openSsh: OpenSsh, targetPorts: number[], c
     if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     const sshd = new Proc(openSsh.sshd, ['-D', '-e', '-f', join(dir, 'sshd_config')]);
     procs.push(sshd);
-    await sshd.waitLine(/^Server listening on /, 'sshd', 10_000);
+    await sshd.waitLine(/^Server listening on /, `sshd (${openSsh.sshd}) did not start`, 10_000);
 
     const user = userInfo().username;
     const forwards = new Map<string, number>();

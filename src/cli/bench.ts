@@ -129,6 +129,10 @@ async function bench(f: BenchFlags): Promise<number> {
     } else {
       progress('starting relay, agent and targets…');
       targets = await startTargets();
+      if (openSsh) {
+        progress('starting sshd and ssh -R…');
+        ssh = await startSshTunnels(openSsh, [targets.echoPort, targets.sinkPort], sshCiphers);
+      }
       // Tunnel ports from the OS, asked for by the agent explicitly (the range only has to hold them).
       const [pEcho, pSink] = [await freePort(), await freePort()];
       const relay = new Child(['serve', '--allow-any-agent', '--max-conns-per-ip', '0', '--tls-listen', '127.0.0.1:0', '--agent-listen', '127.0.0.1:0',
@@ -143,10 +147,6 @@ async function bench(f: BenchFlags): Promise<number> {
       const tcpSink = await agent.wait('tunnel.ready', (l) => l.target === `127.0.0.1:${targets!.sinkPort}` && l.type === 'tcp');
       await agent.wait('tunnel.ready', (l) => l.hostname === 'echo.bench.test');
       await agent.wait('tunnel.ready', (l) => l.hostname === 'sink.bench.test');
-      if (openSsh) {
-        progress('starting sshd and ssh -R…');
-        ssh = await startSshTunnels(openSsh, [targets.echoPort, targets.sinkPort], sshCiphers);
-      }
       const tls = parseHostPort(String(ready.tls));
       const loopback = (port: number, hello?: Buffer): Route => ({ host: '127.0.0.1', port, hello });
       const echoHello = buildClientHello('echo.bench.test');
