@@ -197,7 +197,7 @@ function serveAsWorker(relay: RelayServer, leases: LeaseClient, log: Logger, rel
   process.on('disconnect', () => { log.warn({ event: 'worker.orphaned' }, 'the primary is gone; draining'); drain(); });
   process.on('message', (m: PrimaryMessage) => {
     if (m.t === 'lease') leases.onMessage(m);
-    else if (m.t === 'ask') process.send?.({ t: 'answer', id: m.id, value: m.what === 'status' ? relay.status() : relay.metrics.render() });
+    else if (m.t === 'ask') process.send?.({ t: 'answer', id: m.id, value: m.what === 'status' ? relay.status() : m.what === 'totals' ? relay.totals() : relay.metrics.render() });
     else if (m.t === 'reload') { if (!stopping) reload(); }
     else drain();
   });
