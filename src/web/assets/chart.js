@@ -47,6 +47,7 @@ export class Chart {
     const t0 = now - this.opts.windowSec;
     let max = 0;
     for (const s of this.series) for (const [t, v] of s.points) if (t >= t0 && v > max) max = v;
+    c.dataset.max = String(max); // the highest value shown, for a reader (and the tests) to check
     max = niceCeil(max);
     g.font = '11px system-ui, sans-serif';
     g.fillStyle = '#6b7280'; g.strokeStyle = '#e5e7eb'; g.lineWidth = 1;
@@ -66,7 +67,8 @@ export class Chart {
     const x = (t) => left + (pw * (t - t0)) / this.opts.windowSec;
     const y = (v) => top + ph - (max > 0 ? (ph * v) / max : 0);
     g.lineWidth = 1.5; g.lineJoin = 'round';
-    this.series.forEach((s, i) => {
+    // The first series is drawn last, on top: where lines cross, it is the one seen.
+    [...this.series.entries()].reverse().forEach(([i, s]) => {
       g.strokeStyle = PALETTE[i % PALETTE.length];
       g.beginPath();
       let started = false;
