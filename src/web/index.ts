@@ -5,5 +5,5 @@
  * changes anything.
  */
 export { StaticAssets, securityHeaders } from './static.js';
-export { EventHub, type EventHubOptions } from './events.js';
+export { EventHub } from './events.js';
 export { SampleRing } from './samples.js';

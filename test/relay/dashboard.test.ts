@@ -1,6 +1,6 @@
 import t from 'tap';
 import tls from 'node:tls';
-import net from 'node:net';
+import type net from 'node:net';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +47,7 @@ t.test('the data stream needs the token; the page and its assets do not, and hol
   t.equal(events.status, 200);
   t.match(events.headers.get('content-type'), /^text\/event-stream/);
   const reader = events.body!.getReader();
-  const first = new TextDecoder().decode((await reader.read()).value);
+  const first = new TextDecoder().decode((await reader.read()).value as Uint8Array);
   t.match(first, /^event: hello\ndata: \{"samples":/, 'the stream opens with the history');
   abort.abort();
   const page = await fetch(`${base}/`);
