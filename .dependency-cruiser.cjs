@@ -2,13 +2,13 @@
 // ClientHello reader, Noise, the secure channel and the mux know nothing of relay, agent, CLI
 // or control; relay and agent never import each other; tests and benchmarks are leaves, and what
 // they share lives in support/, which the product never imports.
-const features = 'src/(relay|agent|control|cli|link|bench|config)/';
+const features = 'src/(relay|agent|control|cli|link|bench|config|web)/';
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
 
 module.exports = {
   forbidden: [
     forbid('foundation-is-a-leaf', 'src/net, src/errors.ts and src/log.ts are used by every room and use none',
-      '^src/(net/|errors\\.ts|log\\.ts)', '^src/(sni|crypto|channel|mux|relay|agent|control|cli|link|bench|config|proxy-protocol)/'),
+      '^src/(net/|errors\\.ts|log\\.ts)', '^src/(sni|crypto|channel|mux|relay|agent|control|cli|link|bench|config|proxy-protocol|web)/'),
     forbid('sni-knows-no-one', 'the ClientHello reader stands alone', '^src/sni/', `^src/(crypto|channel|mux|proxy-protocol)/|^${features}`),
     forbid('proxy-protocol-knows-no-one', 'the PROXY protocol codec stands on src/net and errors alone', '^src/proxy-protocol/',
       `^src/(sni|crypto|channel|mux|log\\.ts)|^${features}`),
@@ -18,6 +18,8 @@ module.exports = {
     forbid('mux-knows-no-app', 'the mux knows nothing of relay, agent, control, CLI or SNI', '^src/mux/', `^src/sni/|^${features}`),
     forbid('control-below-ends', 'the control protocol is shared by both ends and knows neither', '^src/control/', '^src/(relay|agent|cli|link|bench)/'),
     forbid('link-below-ends', 'link sockets and dial-then-splice are shared by both ends', '^src/link/', '^src/(relay|agent|control|cli|bench)/'),
+    forbid('web-below-ends', 'the pages\' static files and event streams are shared by both ends and know neither', '^src/web/',
+      '^src/(sni|crypto|channel|mux|proxy-protocol|relay|agent|control|cli|link|bench|config)/'),
     forbid('relay-not-agent', 'relay and agent never import each other', '^src/relay/', '^src/agent/'),
     forbid('agent-not-relay', 'relay and agent never import each other', '^src/agent/', '^src/relay/'),
     forbid('only-cli-runs-cli', 'nothing imports the CLI', '^src/(?!cli/)', '^src/cli/'),

@@ -30,4 +30,13 @@ export default tseslint.config(
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The pages' scripts (src/web/assets) run in the browser, as ES modules: these are its globals.
+    files: ['src/web/assets/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['document', 'window', 'Node', 'ResizeObserver', 'fetch', 'AbortController', 'TextDecoderStream', 'sessionStorage', 'setTimeout']
+        .map((name) => [name, 'readonly'])),
+    },
+  },
 );

@@ -10,6 +10,7 @@ import { MAX_TUNNELS_PER_AGENT, type TunnelRequest, type TunnelResult, type Work
 import { dialAndSplice } from '../link/index.js';
 import { formatHostPort, type HostPort, TokenBucket } from '../net/index.js';
 import type { BackoffOptions } from './backoff.js';
+import { outcomeOf, type ConnectionBook } from './connection-book.js';
 import { proxyHeaderFor } from './proxy-header.js';
 import { RelayLink, type LinkHost } from './relay-link.js';
 import type { TunnelSpec } from './tunnels.js';
@@ -45,6 +46,8 @@ export interface AgentOptions {
   dialTimeoutMs?: number;
   /** Bytes queued for the relay, all local connections together, before local reads pause (default 64 MiB). */
   maxQueuedBytes?: number;
+  /** Where the inspector's connections are written (README "Inspector"); absent: nowhere. */
+  book?: ConnectionBook;
 }
 
 /**
@@ -249,7 +252,7 @@ export class AgentClient implements LinkHost {
   }
 
   /** A customer connection: dial this tunnel's own configured target, splice. */
-  onStream(_link: RelayLink, stream: Stream, peerLog: LogLimiter, said: { noDestination: boolean }): void {
+  onStream(link: RelayLink, stream: Stream, peerLog: LogLimiter, said: { noDestination: boolean }): void {
     const spec = this.byId.get(stream.meta.tunnelId);
     if (!spec) {
       peerLog.warn({ event: 'stream.unknown_tunnel', tunnelId: printable(stream.meta.tunnelId, 64) }, 'relay opened a stream for an unknown tunnel; reset');
@@ -258,11 +261,14 @@ export class AgentClient implements LinkHost {
     }
     // What the relay (or the public through it) opens costs local sockets: bounded in number and rate.
     const refusal = this.locals.size >= (this.opts.maxLocalConns ?? 4096) ? 'max_local_conns' : this.dials?.take() === false ? 'dial_rate' : null;
+    const book = this.opts.book;
     if (refusal !== null) {
       peerLog.warn({ event: 'stream.refused', tunnel: spec.id, reason: refusal }, `stream refused: ${refusal}`);
+      if (book) book.ended(book.opened(link.where, spec, stream), 'refused', refusal);
       stream.reset(ResetCode.REFUSED_TOO_MANY);
       return;
     }
+    const entry = book?.opened(link.where, spec, stream);
     const target = spec.target;
     let header: Buffer | undefined;
     if (spec.proxyProtocol) {
@@ -279,8 +285,10 @@ export class AgentClient implements LinkHost {
       connectTimeoutMs: this.opts.dialTimeoutMs,
       idleTimeoutMs: this.opts.idleTimeoutMs,
       onConnectError: (e) => {
+        if (entry) book!.ended(entry, 'unreachable', e.code ?? null);
         peerLog.warn({ event: 'target.unreachable', tunnel: spec.id, target: formatHostPort(target.host, target.port), code: e.code }, 'local target unreachable');
       },
+      onDone: entry && ((err) => { const o = outcomeOf(err, local); book!.ended(entry, o.outcome, o.code); }),
     });
     this.locals.add(local);
     local.once('close', () => this.locals.delete(local));

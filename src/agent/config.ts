@@ -18,9 +18,11 @@ export interface AgentFileConfig {
   /** Checked already; TCP tunnels numbered from `tcp:1` in file order (flags' tunnels come after). */
   tls: TlsTunnelSpec[]; tcp: TcpTunnelSpec[];
   maxLocalConns?: number; dialRate?: number; idleTimeoutMs?: number; dialTimeoutMs?: number; maxQueuedBytes?: number;
+  /** The inspector's address (`off`: none), and how many connections it keeps. */
+  inspect?: string; inspectKeep?: number;
 }
 
-const SETTINGS = ['relay', 'relay_key', 'key', 'cipher', 'tls', 'tcp', 'max_local_conns', 'dial_rate', 'idle_timeout_ms', 'dial_timeout_ms', 'max_queued_bytes'] as const;
+const SETTINGS = ['relay', 'relay_key', 'key', 'cipher', 'tls', 'tcp', 'max_local_conns', 'dial_rate', 'idle_timeout_ms', 'dial_timeout_ms', 'max_queued_bytes', 'inspect', 'inspect_keep'] as const;
 const POLICY = ['proxy_protocol', 'allow', 'deny'] as const;
 
 function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
@@ -32,6 +34,7 @@ function parseAgentConfig(text: string, source = 'config'): AgentFileConfig {
       tls: r.list('tls').map((entry, i) => tlsEntry(entry, `tls[${i}]`, source)),
       tcp: r.list('tcp').map((entry, i) => tcpEntry(entry, i, `tcp[${i}]`, source)),
       maxLocalConns: r.num('max_local_conns'), dialRate: r.num('dial_rate'), idleTimeoutMs: r.num('idle_timeout_ms'), dialTimeoutMs: r.num('dial_timeout_ms'), maxQueuedBytes: r.num('max_queued_bytes'),
+      inspect: r.str('inspect'), inspectKeep: r.num('inspect_keep'),
     };
   } catch (e) {
     // A tunnel's own checks name the entry (`tls[1].allow: …`); the file is named here.

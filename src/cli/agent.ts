@@ -2,16 +2,23 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { decodeKey, loadOrCreateKeyFile, readPrivateKeyFile } from '../crypto/keys.js';
-import { AgentClient, loadAgentConfig, parseTcpSpec, parseTlsSpec, parseTunnelPolicy, type AgentFileConfig } from '../agent/index.js';
+import { AgentClient, ConnectionBook, loadAgentConfig, startInspector, parseTcpSpec, parseTlsSpec, parseTunnelPolicy, type AgentFileConfig } from '../agent/index.js';
 import { parseHostPort } from '../net/index.js';
 import { collect, intOption, stateDir } from './state.js';
+import { isLoopbackHost } from './serve-settings.js';
 import { warmUpLogged } from './warmup.js';
 
 interface AgentFlags {
   relay: string[]; relayKey?: string; key?: string; tls: string[]; tcp: string[]; cipher?: string; config?: string; pretty?: boolean; warmup?: boolean;
   proxyProtocol?: string; allow: string[]; deny: string[];
   maxLocalConns?: number; dialRate?: number; idleTimeout?: number; dialTimeout?: number; maxQueuedBytes?: number;
+  inspect?: string; inspectKeep?: number;
 }
+
+/** Connections the inspector keeps by default: a few screens' worth. */
+const DEFAULT_INSPECT_KEEP = 500;
+/** Its upper bound: each kept record is a few hundred bytes. */
+const MAX_INSPECT_KEEP = 100_000;
 
 
 export function registerAgent(program: Command): void {
@@ -32,6 +39,8 @@ export function registerAgent(program: Command): void {
     .option('--dial-timeout <ms>', 'a connection to a local target not made within this fails (default 10000)', intOption('--dial-timeout'))
     .option('--max-queued-bytes <n>', 'bytes queued for the relay, all local connections together, before reading pauses (default 67108864)', intOption('--max-queued-bytes'))
     .option('--idle-timeout <ms>', 'close a local connection idle this long both ways (default 0: never)', intOption('--idle-timeout'))
+    .option('--inspect <addr>', 'the inspector: a page of this agent\'s connections, live, and /api/connections; or "off" (default 127.0.0.1:4040)')
+    .option('--inspect-keep <n>', `connections the inspector keeps, the newest (default ${DEFAULT_INSPECT_KEEP})`, intOption('--inspect-keep'))
     .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
     .option('--no-warmup', 'skip the start-up warm-up (a few MB through the splice path on loopback, so V8 has optimized it)')
     .action((flags: AgentFlags) => agent(flags));
@@ -63,6 +72,11 @@ async function agent(f: AgentFlags): Promise<void> {
       ids.add(t.id);
     }
     const keyPath = f.key ?? file.key;
+    const inspectText = f.inspect ?? file.inspect ?? '127.0.0.1:4040';
+    const inspect = inspectText === 'off' ? null : parseHostPort(inspectText, '127.0.0.1');
+    const keep = f.inspectKeep ?? file.inspectKeep ?? DEFAULT_INSPECT_KEEP;
+    if (!Number.isInteger(keep) || keep < 1 || keep > MAX_INSPECT_KEEP) throw new Error(`--inspect-keep must be a number from 1 to ${MAX_INSPECT_KEEP}, got ${keep}`);
+    const book = inspect ? new ConnectionBook(keep, tunnels) : undefined;
     const client = new AgentClient({
       relays: relayTexts.map((r) => parseHostPort(r, '127.0.0.1')),
       relayKey: decodeKey(relayKeyText),
@@ -75,10 +89,16 @@ async function agent(f: AgentFlags): Promise<void> {
       idleTimeoutMs: f.idleTimeout ?? file.idleTimeoutMs,
       dialTimeoutMs: f.dialTimeout ?? file.dialTimeoutMs,
       maxQueuedBytes: f.maxQueuedBytes ?? file.maxQueuedBytes,
+      book,
     });
+    // Before the warm-up, so that a taken port is said at once; a listener that cannot bind is a warning, not a failure.
+    const inspector = inspect && book ? await startInspector(book, inspect, log.child({ part: 'inspect' })) : null;
+    if (inspector && inspect && !isLoopbackHost(inspect.host)) {
+      log.warn({ event: 'inspect.exposed', address: inspector.address }, `the inspector listens on ${inspector.address}, beyond loopback, with no password: whoever reaches it sees every client's address and name`);
+    }
     if (f.warmup !== false) await warmUpLogged(log, [cipher]);
     client.start();
-    const stop = () => { client.stop().then(() => process.exit(0), () => process.exit(1)); };
+    const stop = () => { inspector?.stop(); client.stop().then(() => process.exit(0), () => process.exit(1)); };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   } catch (e) {

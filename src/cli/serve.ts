@@ -26,7 +26,7 @@ export function registerServe(program: Command): void {
     .option('--agent-listen <addr>', 'agent (Noise) listener (default 0.0.0.0:7835)')
     .option('--tcp-ports <range>', 'public ports for TCP tunnels, e.g. 20000-20999')
     .option('--tcp-host <host>', 'address TCP tunnel ports bind to (default: the TLS listener\'s host)')
-    .option('--admin-listen <addr>', 'admin HTTP: /healthz, /api/tunnels, /metrics; or "off" (default 127.0.0.1:7836)')
+    .option('--admin-listen <addr>', 'admin HTTP: /healthz, /api/tunnels, /metrics, the dashboard at /; or "off" (default 127.0.0.1:7836)')
     .option('--config <file>', 'relay config file (TOML): settings and [[agents]] grants')
     .option('--allow-any-agent', 'development mode: any agent key may claim any free name or port')
     .option('--public-host <name>', 'host name shown in tunnel URLs and addresses')
@@ -197,7 +197,7 @@ function serveAsWorker(relay: RelayServer, leases: LeaseClient, log: Logger, rel
   process.on('disconnect', () => { log.warn({ event: 'worker.orphaned' }, 'the primary is gone; draining'); drain(); });
   process.on('message', (m: PrimaryMessage) => {
     if (m.t === 'lease') leases.onMessage(m);
-    else if (m.t === 'ask') process.send?.({ t: 'answer', id: m.id, value: m.what === 'status' ? relay.status() : relay.metrics.render() });
+    else if (m.t === 'ask') process.send?.({ t: 'answer', id: m.id, value: m.what === 'status' ? relay.status() : m.what === 'totals' ? relay.totals() : relay.metrics.render() });
     else if (m.t === 'reload') { if (!stopping) reload(); }
     else drain();
   });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { LogLimiter, type Logger } from '../log.js';
+import type { StaticAssets } from '../web/index.js';
 
 export interface AdminHandlers {
   /** May answer later, as a promise (a cluster's primary asks its workers). */
@@ -11,13 +12,16 @@ export interface AdminHandlers {
   token: () => string | undefined;
   /** A request refused for its credentials (counted). */
   onRefused: (reason: 'unauthorized') => void;
+  /** The dashboard (README "Dashboard"): its static files, and its event stream at `/api/events`. */
+  dashboard?: { assets: StaticAssets; events: (res: http.ServerResponse) => void };
 }
 
 /**
  * Admin HTTP (loopback by default): `GET /healthz`, `GET /api/tunnels` (JSON), `GET /metrics`
- * (Prometheus text). Read-only: nothing here changes the relay. With a token, every path but
- * `/healthz` (what a balancer's health check asks, and it tells nothing) needs
- * `Authorization: Bearer TOKEN` (RFC 6750 §2.1); a request without it gets 401.
+ * (Prometheus text), the dashboard at `GET /` and its event stream `GET /api/events`. Read-only:
+ * nothing here changes the relay. With a token, every path but `/healthz` (what a balancer's
+ * health check asks, and it tells nothing) and the dashboard's static files (code and layout, no
+ * data) needs `Authorization: Bearer TOKEN` (RFC 6750 §2.1); a request without it gets 401.
  */
 export function createAdminServer(handlers: AdminHandlers, log: Logger, timeoutMs = 10_000): http.Server {
   const refusals = new LogLimiter(log);
@@ -28,6 +32,8 @@ export function createAdminServer(handlers: AdminHandlers, log: Logger, timeoutM
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET' }).end(); return; }
     const token = handlers.token();
+    const assets = handlers.dashboard?.assets;
+    if (assets?.serve(req, res, url)) return;
     if (token !== undefined && url !== '/healthz' && !bearerMatches(req.headers.authorization, token)) {
       handlers.onRefused('unauthorized');
       refusals.warn({ event: 'admin.refused', reason: 'unauthorized', remote: req.socket.remoteAddress, path: url.slice(0, 64) }, 'admin request without the right token');
@@ -46,6 +52,8 @@ export function createAdminServer(handlers: AdminHandlers, log: Logger, timeoutM
         Promise.resolve(handlers.status()).then((v) => {
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v, null, 2) + '\n');
         }, fail);
+      } else if (url === '/api/events' && handlers.dashboard) {
+        handlers.dashboard.events(res);
       } else if (url === '/metrics') {
         Promise.resolve(handlers.metrics()).then((text) => {
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);

@@ -42,6 +42,8 @@ export class AgentSession {
   /** A reload came while the register was being answered: look at the tunnels again once it is. */
   reconsiderPending = false;
   closed = false;
+  /** When the session was authenticated (ms since the epoch). */
+  readonly since = Date.now();
   constructor(
     readonly key: string,
     /** The config's name for the key, else the key's first 8 characters (logs, status). */

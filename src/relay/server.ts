@@ -6,6 +6,7 @@ import type { MuxConfig } from '../mux/index.js';
 import { createLinkServer } from '../link/index.js';
 import { CidrList, type HostPort, type PortRange, listen } from '../net/index.js';
 import { createAdminServer } from './admin.js';
+import { Dashboard, type Totals } from './dashboard.js';
 import { AgentLink } from './agent-link.js';
 import { resourceKey } from './agent-session.js';
 import type { AgentGrant, EdgeLimits } from './config.js';
@@ -118,6 +119,7 @@ export class RelayServer {
   private tlsServer: net.Server | null = null;
   private agentServer: net.Server | null = null;
   private adminServer: http.Server | null = null;
+  private dashboard: Dashboard | null = null;
   private tlsPort: number | null = null;
 
   constructor(private readonly opts: RelayOptions) {
@@ -188,13 +190,36 @@ export class RelayServer {
       this.tlsPort = (this.tlsServer.address() as net.AddressInfo).port;
     }
     if (o.adminListen) {
+      const log = this.log.child({ part: 'admin' });
+      this.dashboard = new Dashboard({ totals: () => new Map([['self', this.totals()]]), status: () => this.status(), logger: log });
       this.adminServer = createAdminServer({
         healthy: () => !this.frontDoor.draining, status: () => this.status(), metrics: () => this.metrics.render(),
         token: () => this.current.adminToken,
         onRefused: (reason) => this.metrics.inc('relay_admin_refused_total', { reason }),
-      }, this.log.child({ part: 'admin' }), o.adminTimeoutMs);
+        dashboard: this.dashboard,
+      }, log, o.adminTimeoutMs);
+      this.dashboard.start();
       this.addresses.admin = await listen(this.adminServer, o.adminListen);
     }
+  }
+
+  /**
+   * This process's counters for the dashboard: connections accepted, refusals by reason, and
+   * bytes spliced each way, those of open connections included.
+   */
+  totals(): Totals {
+    const m = this.metrics;
+    let bytesIn = m.get('relay_bytes_total', { direction: 'in' });
+    let bytesOut = m.get('relay_bytes_total', { direction: 'out' });
+    for (const { pool } of this.registry.tunnels()) {
+      for (const b of pool.members) for (const s of b.streams) { bytesIn += s.bytesWritten; bytesOut += s.bytesRead; }
+    }
+    const refused: Record<string, number> = {};
+    for (const reason of REFUSE_REASONS) {
+      const n = m.get('relay_public_refused_total', { reason });
+      if (n > 0) refused[reason] = n;
+    }
+    return { connections: m.get('relay_public_connections_total', { type: 'tls' }) + m.get('relay_public_connections_total', { type: 'tcp' }), bytesIn, bytesOut, refused };
   }
 
   /** The JSON of `GET /api/tunnels` (README "Admin HTTP"). */
@@ -219,6 +244,9 @@ export class RelayServer {
         })),
       })),
       bytes: { in: this.metrics.get('relay_bytes_total', { direction: 'in' }), out: this.metrics.get('relay_bytes_total', { direction: 'out' }) },
+      sessions: [...this.agentLink.sessions].filter((a) => a.authorized && !a.closed).map((a) => ({
+        name: a.name, key: a.key, remote: a.remote, cipher: a.cipher, since: new Date(a.since).toISOString(), streams: a.session.streamCount, tunnels: a.tunnels.size,
+      })),
     };
   }
 
@@ -265,6 +293,7 @@ export class RelayServer {
     for (const s of this.frontDoor.sockets) s.destroy();
     const cancelGrace = this.agentLink.closeAll();
     const servers = [this.tlsServer, this.agentServer, this.adminServer, ...this.registry.portServers()];
+    this.dashboard?.stop();
     this.adminServer?.closeAllConnections();
     await Promise.all(servers.filter((s) => s !== null).map((s) => new Promise<void>((r) => s.close(() => r()))));
     cancelGrace();

@@ -23,9 +23,9 @@ export function mergeMetrics(texts: string[]): string {
 
 interface AgentRow { [k: string]: unknown }
 interface TunnelRow { type: string; hostname?: string; port?: number; connections: number; agents: AgentRow[] }
-interface WorkerStatus { agents: number; tunnels: TunnelRow[]; bytes: { in: number; out: number }; draining: boolean; [k: string]: unknown }
+interface WorkerStatus { agents: number; tunnels: TunnelRow[]; bytes: { in: number; out: number }; draining: boolean; sessions?: AgentRow[]; [k: string]: unknown }
 
-/** The workers' statuses as one: counts summed, each tunnel once with every worker's agents (each marked with its worker). */
+/** The workers' statuses as one: counts summed, each tunnel once with every worker's agents, and every worker's sessions (each marked with its worker). */
 export function mergeStatus(workers: Array<{ worker: number; pid: number; status: unknown }>, draining: boolean): unknown {
   const list = workers.map((w) => ({ ...w, status: w.status as WorkerStatus }));
   const first = list[0]?.status;
@@ -45,6 +45,7 @@ export function mergeStatus(workers: Array<{ worker: number; pid: number; status
     agents: list.reduce((n, w) => n + w.status.agents, 0),
     tunnels: [...tunnels.values()],
     bytes: { in: list.reduce((n, w) => n + w.status.bytes.in, 0), out: list.reduce((n, w) => n + w.status.bytes.out, 0) },
+    sessions: list.flatMap(({ worker, status }) => (status.sessions ?? []).map((s) => ({ ...s, worker }))),
     workers: list.map(({ worker, pid, status }) => ({ worker, pid, agents: status.agents, connections: status.tunnels.reduce((n, t) => n + t.connections, 0) })),
   };
 }

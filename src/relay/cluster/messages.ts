@@ -15,7 +15,7 @@ export type WorkerMessage =
 
 export type PrimaryMessage =
   | { t: 'lease'; id: number; ok: boolean }
-  | { t: 'ask'; id: number; what: 'status' | 'metrics' }
+  | { t: 'ask'; id: number; what: 'status' | 'metrics' | 'totals' }
   | { t: 'reload' }
   | { t: 'drain' };
 

@@ -3,6 +3,7 @@ import type http from 'node:http';
 import type { Logger } from '../../log.js';
 import { type HostPort, listen } from '../../net/index.js';
 import { createAdminServer } from '../admin.js';
+import { Dashboard, type Totals } from '../dashboard.js';
 import { Leases } from '../leases.js';
 import { Metrics } from '../metrics.js';
 import { expireLeases } from '../registry.js';
@@ -112,7 +113,7 @@ export function runPrimary(o: PrimaryOptions): void {
   };
 
   /** Asks every ready worker; a worker that does not answer within 5 s is left out. */
-  const askAll = (what: 'status' | 'metrics'): Promise<Array<{ worker: number; pid: number; value: unknown }>> =>
+  const askAll = (what: 'status' | 'metrics' | 'totals'): Promise<Array<{ worker: number; pid: number; value: unknown }>> =>
     Promise.all([...slots.values()].filter((s) => s.ready !== null && s.worker.isConnected()).map((s) => new Promise<{ worker: number; pid: number; value: unknown } | null>((resolve) => {
       const id = nextAsk++;
       const timer = setTimeout(() => { asks.delete(id); resolve(null); }, 5_000);
@@ -124,14 +125,23 @@ export function runPrimary(o: PrimaryOptions): void {
     announced = true;
     let adminAddress: string | null = null;
     if (o.adminListen) {
+      const status = async (): Promise<unknown> => mergeStatus((await askAll('status')).map((r) => ({ worker: r.worker, pid: r.pid, status: r.value })), draining);
+      // Each worker counts for itself; a replaced worker (a new pid) counts from 0.
+      const dashboard = new Dashboard({
+        totals: async () => new Map((await askAll('totals')).map((r) => [`${r.worker}/${r.pid}`, r.value as Totals])),
+        status,
+        logger: log.child({ part: 'admin' }),
+      });
       admin = createAdminServer({
         healthy: () => !draining,
-        status: async () => mergeStatus((await askAll('status')).map((r) => ({ worker: r.worker, pid: r.pid, status: r.value })), draining),
+        status,
         metrics: async () => mergeMetrics([...(await askAll('metrics')).map((r) => r.value as string), metrics.render()]),
         token: o.adminToken,
         onRefused: (reason) => metrics.inc('relay_admin_refused_total', { reason }),
+        dashboard,
       }, log.child({ part: 'admin' }), o.adminTimeoutMs);
       adminAddress = await listen(admin, o.adminListen);
+      dashboard.start();
     }
     log.info({ event: 'relay.ready', tls: m.tls, agent: m.agent, admin: adminAddress, publicKey: m.publicKey, tcpPorts: m.tcpPorts, allowAnyAgent: m.allowAnyAgent, workers: o.workers },
       `relay ready with ${o.workers} workers; agents connect with:\n  relay agent --relay ${m.agent} --relay-key ${m.publicKey} --tls NAME=127.0.0.1:PORT`);

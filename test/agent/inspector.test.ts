@@ -1,0 +1,122 @@
+import t from 'tap';
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { startDevRelay, startAgent, portOf } from '../helpers/proc.js';
+import { freePort, listen, makeCert, dial, untilClosed } from '../helpers/net.js';
+import { openBrowser } from '../helpers/browser.js';
+import { waitForLine } from '../helpers/pages.js';
+
+const NAME = 'app.example.test';
+const KEEP = 5;
+const HOSTILE = '<img src=x onerror=window.pwned=1>';
+/** The fields README "Inspector" documents for each connection, in its order. */
+const FIELDS = ['id', 'relay', 'tunnel', 'type', 'start', 'end', 'durationMs', 'client', 'server', 'sni', 'alpn', 'bytesIn', 'bytesOut', 'outcome', 'code'];
+
+// A TCP service: reads until the client's FIN, answers three times what it got, and ends; a
+// connection whose first byte is `R` is reset instead.
+const service = net.createServer({ allowHalfOpen: true }, (s) => {
+  let n = 0;
+  s.on('error', () => {});
+  s.on('data', (c: Buffer) => {
+    if (n === 0 && c[0] === 0x52) { s.resetAndDestroy(); return; }
+    n += c.length;
+  });
+  s.on('end', () => s.end(Buffer.alloc(3 * n, 0x61)));
+});
+const cert = makeCert([NAME]);
+const tlsService = tls.createServer({ key: cert.key, cert: cert.cert }, (s) => { s.on('error', () => {}); s.end('hi'); });
+
+t.before(async () => {
+  await listen(service, t);
+  await listen(tlsService, t);
+});
+
+/** One connection through the TCP tunnel: `n` bytes out, then everything back until close. */
+async function exchange(port: number, n: number): Promise<number> {
+  const s = dial(t, port, { allowHalfOpen: true });
+  await once(s, 'connect');
+  const closed = untilClosed(s);
+  s.end(Buffer.alloc(n, 0x62));
+  return (await closed).data.length;
+}
+
+t.test('the inspector lists every connection live, with its bytes and how it ended', async (t) => {
+  const tcpPort = await freePort();
+  const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`, '--no-warmup']);
+  const agent = startAgent(t, ready, ['--tcp', `127.0.0.1:${portOf((service.address() as net.AddressInfo).port)}`,
+    '--tls', `${NAME}=127.0.0.1:${(tlsService.address() as net.AddressInfo).port}`, '--inspect', '127.0.0.1:0', '--inspect-keep', String(KEEP), '--no-warmup']);
+  const inspect = await agent.waitEvent('inspect.ready');
+  await agent.waitEvent('tunnel.ready', (l) => l.type === 'tcp');
+  await agent.waitEvent('tunnel.ready', (l) => l.type === 'tls');
+  const base = `http://${String(inspect.address)}`;
+  const { page, errors } = await openBrowser(t);
+  const response = await page.goto(`${base}/`);
+  t.match(response?.headers()['content-security-policy'], /default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'/);
+  t.equal(response?.headers()['x-content-type-options'], 'nosniff');
+  t.match(await page.textContent('.notice'), /agent cannot read it either/, 'the page says what it cannot see');
+  await page.waitForSelector('#status.live');
+
+  await t.test('a connection appears within 2 s with its true byte counts', async (t) => {
+    const s = dial(t, tcpPort, { allowHalfOpen: true });
+    await once(s, 'connect');
+    // It shows while still open: the wait starts as the client is connected.
+    await page.waitForSelector('tr[data-outcome="open"]', { timeout: 2_000 });
+    const closed = untilClosed(s);
+    s.end(Buffer.alloc(1000, 0x62));
+    t.equal((await closed).data.length, 3000, 'the service answered 3000 bytes');
+    const row = await page.waitForSelector('tr[data-outcome="clean"][data-bytes-in="1000"][data-bytes-out="3000"]', { timeout: 2_000 });
+    t.match(await row.textContent(), /clean end/);
+    t.match(await (await row.$('.c-client'))?.textContent(), /^127\.0\.0\.1:\d+$/, 'the client address as the relay reported it');
+  });
+
+  await t.test('a connection the service resets shows as reset by the service, with its code', async (t) => {
+    const s = dial(t, tcpPort);
+    await once(s, 'connect');
+    const closed = untilClosed(s);
+    s.write('R');
+    t.equal((await closed).fin, false, 'the client saw a reset, not a FIN');
+    const row = await page.waitForSelector('tr[data-outcome="service_reset"]', { timeout: 2_000 });
+    t.match(await (await row.$('.c-outcome'))?.textContent(), /reset by the service\s*E[A-Z]+/);
+  });
+
+  await t.test('a hostile ALPN shows as text and runs nothing', async (t) => {
+    const s = tls.connect({ host: '127.0.0.1', port: portOf(ready.tls), servername: NAME, ALPNProtocols: [HOSTILE, 'h2'], rejectUnauthorized: false });
+    s.on('error', () => {});
+    t.teardown(() => { s.destroy(); });
+    await once(s, 'secureConnect');
+    const row = await page.waitForSelector('tr[data-id] .c-alpn .alpn', { timeout: 2_000 });
+    t.equal(await row.textContent(), HOSTILE, 'the ALPN, as text');
+    t.equal(await page.textContent('tr:has(.alpn) .c-sni'), NAME);
+    t.equal(await page.evaluate('typeof window.pwned'), 'undefined', 'no script ran');
+    t.equal(await page.evaluate('document.querySelectorAll("#connections img").length'), 0, 'no element was made of it');
+  });
+
+  await t.test('each tunnel\'s chart draws its throughput', async (t) => {
+    await exchange(tcpPort, 20_000);
+    const n = await waitForLine(page, 'canvas[data-tunnel="tcp:1"]');
+    t.ok(n > 0, 'the "in" line rose above zero');
+  });
+
+  await t.test('/api/connections: the documented fields, the newest first, at most --inspect-keep', async (t) => {
+    for (let i = 0; i < KEEP; i++) t.equal(await exchange(tcpPort, 10 + i), 3 * (10 + i));
+    const body = await (await fetch(`${base}/api/connections`)).json() as { keep: number; connections: Array<Record<string, unknown>> };
+    t.equal(body.keep, KEEP);
+    t.equal(body.connections.length, KEEP, 'the bound holds: more connections were made than are kept');
+    for (const c of body.connections) t.same(Object.keys(c), FIELDS);
+    const newest = body.connections[0];
+    t.match(newest, { tunnel: 'tcp:1', type: 'tcp', bytesIn: 10 + KEEP - 1, bytesOut: 3 * (10 + KEEP - 1), outcome: 'clean', code: null, sni: null, alpn: [] });
+    t.ok(body.connections.every((c, i) => i === 0 || (c.id as number) < (body.connections[i - 1].id as number)), 'newest first');
+    await page.waitForSelector(`tr[data-id="${String(newest.id)}"]`, { timeout: 2_000 });
+    t.equal(await page.locator('#connections tbody tr').count(), KEEP, 'the page keeps as many');
+  });
+
+  await t.test('a second agent whose inspector address is taken says so and serves its tunnels', async (t) => {
+    const second = startAgent(t, ready, ['--tls', `other.example.test=127.0.0.1:${(tlsService.address() as net.AddressInfo).port}`, '--inspect', String(inspect.address), '--no-warmup']);
+    const warn = await second.waitEvent('inspect.unavailable');
+    t.equal(warn.code, 'EADDRINUSE');
+    await second.waitEvent('tunnel.ready');
+  });
+
+  t.same(errors, [], 'no console errors on the page');
+});
