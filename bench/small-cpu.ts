@@ -33,7 +33,7 @@ function cpuNs(pid: number): number {
 function start(args: string[], home: string): { proc: ChildProcess; lines: () => string } {
   const proc = spawn(process.execPath, [...FLAGS, 'dist/cli/index.js', ...args], { env: { ...process.env, RELAY_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
   return { proc, lines: () => out };
 }
 

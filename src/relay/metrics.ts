@@ -5,10 +5,14 @@
  */
 type Labels = Record<string, string>;
 
+const escapeValue = (v: string): string => v.replace(/["\\\n]/g, '_');
+
 function key(name: string, labels?: Labels): string {
   if (!labels) return name;
-  const parts = Object.keys(labels).sort().map((k) => `${k}="${labels[k].replace(/["\\\n]/g, '_')}"`);
-  return `${name}{${parts.join(',')}}`;
+  const names = Object.keys(labels);
+  // Per-connection counters carry one label: no sort, no join.
+  if (names.length === 1) return `${name}{${names[0]}="${escapeValue(labels[names[0]])}"}`;
+  return `${name}{${names.sort().map((k) => `${k}="${escapeValue(labels[k])}"`).join(',')}}`;
 }
 
 export class Metrics {
