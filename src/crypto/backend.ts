@@ -6,7 +6,7 @@
 export type DhName = '25519';
 export type CipherFunctionName = 'ChaChaPoly' | 'AESGCM';
 export type HashFunctionName = 'BLAKE2s' | 'SHA256' | 'BLAKE2b' | 'SHA512';
-export type BackendName = 'node' | 'noble' | 'sodium';
+export type BackendName = 'node' | 'noble' | 'sodium' | 'native';
 
 /** Noise §4.1; DHLEN = 32 for 25519. */
 export interface DhFunctions {

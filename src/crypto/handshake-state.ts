@@ -2,6 +2,7 @@ import type { BackendName, CipherFunctionName, CryptoBackend, DhFunctions, HashF
 import { nodeBackend } from './backend-node.js';
 import { nobleBackend } from './backend-noble.js';
 import { sodiumBackend } from './backend-sodium.js';
+import { nativeBackend } from './backend-native.js';
 import type { CipherState } from './cipher-state.js';
 import { NoiseError } from './errors.js';
 import { PATTERNS, type HandshakePattern, type Token } from './patterns.js';
@@ -35,12 +36,18 @@ export function parseProtocolName(name: string): ProtocolName {
 }
 
 /**
- * A backend by name; without one, the fastest installed: libsodium's ChaCha20-Poly1305 when the
- * optional sodium-native is there, else OpenSSL's (both checked against the same vectors).
+ * A backend by name; without one, the fastest installed: the native addon (OpenSSL into the
+ * caller's buffer, both ciphers) when `npm install` built it, else libsodium's ChaCha20-Poly1305
+ * when the optional sodium-native is there, else node:crypto. All are checked against the same
+ * vectors (test/crypto).
  */
 export function getBackend(name?: BackendName): CryptoBackend {
-  if (name === undefined) return sodiumBackend ?? nodeBackend;
+  if (name === undefined) return nativeBackend ?? sodiumBackend ?? nodeBackend;
   if (name === 'node') return nodeBackend;
+  if (name === 'native') {
+    if (nativeBackend === null) throw new NoiseError('UNSUPPORTED', 'crypto backend native: build/Release/aead.node was not built (or RELAY_CRYPTO_BACKEND names another)');
+    return nativeBackend;
+  }
   if (name === 'sodium') {
     if (sodiumBackend === null) throw new NoiseError('UNSUPPORTED', 'crypto backend sodium: sodium-native is not installed (or RELAY_CRYPTO_BACKEND=node)');
     return sodiumBackend;
@@ -66,7 +73,7 @@ export interface HandshakeOptions {
   rs?: Uint8Array;
   /** Remote ephemeral public key, for pre-messages with `e` (fallback patterns). */
   re?: Uint8Array;
-  /** `sodium` (libsodium's ChaChaPoly, the default when installed), `node` (OpenSSL) or `noble` (pure JS reference). */
+  /** `native`, `sodium`, `node` (see getBackend; the default is the fastest installed) or `noble` (pure JS reference). */
   backend?: BackendName;
 }
 

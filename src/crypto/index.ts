@@ -10,6 +10,7 @@ export { PATTERNS, isOneWay, type HandshakePattern, type Token } from './pattern
 export { nodeBackend } from './backend-node.js';
 export { nobleBackend } from './backend-noble.js';
 export { sodiumBackend } from './backend-sodium.js';
+export { nativeBackend } from './backend-native.js';
 export type { BackendName, DhName, CipherFunctionName, HashFunctionName, CryptoBackend, CipherFunctions, HashFunctions, DhFunctions } from './backend.js';
 export { NoiseError, type NoiseErrorCode } from './errors.js';
 export { generateKeyPair, publicKeyFromPrivate, encodeKey, decodeKey, writePrivateKeyFile, readPrivateKeyFile, loadOrCreateKeyFile, type KeyPair } from './keys.js';

@@ -5,11 +5,11 @@ import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import {
-  CipherState, HandshakeState, NoiseError, nobleBackend, nodeBackend, sodiumBackend, type BackendName, type CryptoBackend,
+  CipherState, HandshakeState, NoiseError, nativeBackend, nobleBackend, nodeBackend, sodiumBackend, type BackendName, type CryptoBackend,
 } from '../../src/crypto/index.js';
 
-// sodium-native is an optional dependency, installed with the package here and in CI.
-const BACKENDS: CryptoBackend[] = [nodeBackend, nobleBackend, sodiumBackend!];
+// sodium-native (an optional dependency) and the native addon are installed by npm ci, here and in CI.
+const BACKENDS: CryptoBackend[] = [nodeBackend, nobleBackend, sodiumBackend!, nativeBackend!];
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const code = (fn: () => unknown): string | undefined => {
   try { fn(); return undefined; } catch (err) { return err instanceof NoiseError ? err.code : `non-NoiseError: ${String(err)}`; }

@@ -1,5 +1,5 @@
 // Every cacophony vector for Curve25519 without PSK (38 patterns × 2 ciphers × 4 hashes), on
-// every backend (sodium's ChaChaPoly included). Mismatches print expected and actual hex.
+// every backend (the native addon's and sodium's ciphers included). Mismatches print expected and actual hex.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { HandshakeState, PATTERNS, isOneWay, parseProtocolName, type CipherState } from '../../src/crypto/index.js';
@@ -19,7 +19,7 @@ const bin = (h: string | undefined) => (h === undefined ? undefined : Buffer.fro
 t.equal(vectors.length, 304, 'the fixture holds every 25519 non-PSK vector');
 t.equal(new Set(vectors.map((v) => parseProtocolName(v.protocol_name).pattern.name)).size, PATTERNS.size, 'every supported pattern has vectors');
 
-for (const backend of ['node', 'noble', 'sodium'] as const) {
+for (const backend of ['node', 'noble', 'sodium', 'native'] as const) {
   t.test(`cacophony vectors, ${backend} backend`, async (t) => {
     for (const v of vectors) {
       const name = v.protocol_name;
