@@ -18,7 +18,7 @@ const inStage = (stage: number, op: string) => steps.filter((s) => s.stage === s
 const json = (args: string) => JSON.parse(args) as string[];
 const healthcheck = json(steps.find((s) => s.op === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s+/, ''));
 
-t.test('two stages: tsc with the dev dependencies, then production dependencies and dist/ only', async (t) => {
+t.test('two stages: tsc and node-gyp with the dev dependencies, then production dependencies, dist/ and the addon only', async (t) => {
   t.equal(finalStage, 1, 'two stages');
   t.match(steps.find((s) => s.op === 'FROM' && s.stage === 0)!.args, / AS build$/);
   const buildRuns = inStage(0, 'RUN').map((s) => s.args);
@@ -28,7 +28,10 @@ t.test('two stages: tsc with the dev dependencies, then production dependencies 
   t.ok(runtimeRuns.some((r) => r.includes('npm ci --omit=dev --ignore-scripts')), 'the runtime stage installs production dependencies only, no install scripts');
   t.ok(runtimeRuns.every((r) => !/\btsc\b|npm run build/.test(r)), 'and compiles nothing');
   const fromBuild = inStage(finalStage, 'COPY').filter((s) => s.args.startsWith('--from=build'));
-  t.same(fromBuild.map((s) => s.args), ['--from=build /src/dist ./dist'], 'it takes dist/ from the build, nothing else');
+  t.same(fromBuild.map((s) => s.args), ['--from=build /src/dist ./dist', '--from=build /src/build/Release/aead.node ./build/Release/aead.node'],
+    'it takes dist/ and the native addon from the build, nothing else');
+  t.ok(buildRuns.some((r) => /node-gyp rebuild/.test(r)), 'the build stage compiles the addon');
+  t.ok(buildRuns.some((r) => r.includes('cp -r src/web/assets dist/web/assets')), 'and puts the pages\' static files in dist, as npm run build does');
   t.same(inStage(finalStage, 'COPY').filter((s) => !s.args.startsWith('--from')).map((s) => s.args), ['package.json package-lock.json ./'],
     'and from the context only the package files: no sources, tests or node_modules');
 });
