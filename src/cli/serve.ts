@@ -35,7 +35,7 @@ export function registerServe(program: Command): void {
     .option('--first-byte-timeout <ms>', 'close public connections that carry no byte either way this long (default 30000; 0: never)', intOption('--first-byte-timeout'))
     .option('--max-conns-per-ip <n>', 'open public connections per source IP (default 2048; 0: no limit)', intOption('--max-conns-per-ip'))
     .option('--max-conns-per-tunnel <n>', 'open public connections per tunnel (default 0: no limit)', intOption('--max-conns-per-tunnel'))
-    .option('--max-pending-per-ip <n>', 'public connections per source IP still sending their ClientHello (default 32; 0: no limit)', intOption('--max-pending-per-ip'))
+    .option('--max-pending-per-ip <n>', 'public connections per source IP still sending their ClientHello (default 128; 0: no limit)', intOption('--max-pending-per-ip'))
     .option('--allow <cidr>', 'admit public clients only from these address blocks (repeatable; default: all)', collect, [])
     .option('--deny <cidr>', 'refuse public clients from these address blocks (repeatable)', collect, [])
     .option('--conn-rate-per-ip <n>', 'new public connections per second per source IP, burst the same (default 0: no limit)', rateOption('--conn-rate-per-ip'))
