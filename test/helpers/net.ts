@@ -1,5 +1,6 @@
 import type net from 'node:net';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,27 @@ export async function listen(server: net.Server, t?: Teardown): Promise<number> 
   });
   return (server.address() as net.AddressInfo).port;
 }
+
+/**
+ * A loopback server (half-open allowed, no Nagle) whose accepted sockets are handed out one by
+ * one, in order: for tests of a reader that takes over a fresh socket.
+ */
+export async function acceptQueue(t: Teardown): Promise<{ port: number; accepted: () => Promise<net.Socket> }> {
+  const queue: net.Socket[] = [];
+  const srv = createServer({ allowHalfOpen: true }, (s) => { s.setNoDelay(true); queue.push(s); srv.emit('queued'); });
+  const port = await listen(srv, t);
+  const accepted = async (): Promise<net.Socket> => {
+    while (queue.length === 0) await once(srv, 'queued');
+    return queue.shift()!;
+  };
+  return { port, accepted };
+}
+
+const READER_EVENTS = ['data', 'end', 'close', 'error'] as const;
+/** A socket's listener counts for the events a reader uses: equal before and after, it left none behind. */
+export const listenerCounts = (s: net.Socket): number[] => READER_EVENTS.map((e) => s.listenerCount(e));
+/** Active timers of the process: equal before and after, a reader left none behind. */
+export const activeTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 /** A client socket to 127.0.0.1:`port` (with `opts`): its errors are not thrown, teardown destroys it. */
 export function dial(t: Teardown, port: number, opts: Omit<net.TcpNetConnectOpts, 'port' | 'host'> = {}): net.Socket {

@@ -1,28 +1,13 @@
 // readProxyHeader over real loopback sockets: the header read, the bytes after it left on the
 // socket for the next reader (a ClientHello reader here), listeners and timers gone.
-import t, { type Test } from 'tap';
-import { createServer, type Socket } from 'node:net';
+import t from 'tap';
+import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { encodeProxyHeader, readProxyHeader, ProxyProtocolError } from '../../src/proxy-protocol/index.js';
 import { readClientHello } from '../../src/sni/index.js';
 import { buildHello } from '../../src/bench/client-hello.js';
-import { dial, listen } from '../helpers/net.js';
+import { acceptQueue as server, activeTimers as timers, dial, listenerCounts } from '../helpers/net.js';
 
-/** A loopback server whose accepted sockets are handed out one by one. */
-async function server(t: Test): Promise<{ port: number; accepted: () => Promise<Socket> }> {
-  const queue: Socket[] = [];
-  const srv = createServer({ allowHalfOpen: true }, (s) => { s.setNoDelay(true); queue.push(s); srv.emit('queued'); });
-  const port = await listen(srv, t);
-  const accepted = async () => {
-    while (queue.length === 0) await once(srv, 'queued');
-    return queue.shift()!;
-  };
-  return { port, accepted };
-}
-
-const EVENTS = ['data', 'end', 'close', 'error'] as const;
-const listenerCounts = (s: Socket) => EVENTS.map((e) => s.listenerCount(e));
-const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 t.test('v2 header, then a ClientHello, in pieces: the hello reader sees exactly the hello', async (t) => {
   const { port, accepted } = await server(t);

@@ -1,31 +1,11 @@
 // readClientHello over real loopback sockets, with a real TLS client where one fits.
-import t, { type Test } from 'tap';
-import { createServer, type Socket } from 'node:net';
+import t from 'tap';
 import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
 import { readClientHello, SniError, unrecognizedNameAlert } from '../../src/sni/index.js';
 import { loadFixture } from './helpers.js';
-import { dial, listen } from '../helpers/net.js';
+import { acceptQueue as server, activeTimers as timers, dial, listenerCounts } from '../helpers/net.js';
 
-/** A loopback server whose accepted sockets are handed out one by one. */
-async function server(t: Test): Promise<{ port: number; accepted: () => Promise<Socket> }> {
-  const queue: Socket[] = [];
-  const srv = createServer({ allowHalfOpen: true }, (s) => {
-    s.setNoDelay(true);
-    queue.push(s);
-    srv.emit('queued');
-  });
-  const port = await listen(srv, t);
-  const accepted = async () => {
-    while (queue.length === 0) await once(srv, 'queued');
-    return queue.shift()!;
-  };
-  return { port, accepted };
-}
-
-const EVENTS = ['data', 'end', 'close', 'error'] as const;
-const listenerCounts = (s: Socket) => EVENTS.map((e) => s.listenerCount(e));
-const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 t.test('reads a hello sent in pieces, then the caller gets the rest', async (t) => {
   const { port, accepted } = await server(t);
