@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { TAG_LEN, type CipherFunctionName, type CipherFunctions, type CryptoBackend } from './backend.js';
+import { aesGcmNonce, chachaNonce, encryptBySealing, sealedView, type CipherFunctionName, type CipherFunctions, type CryptoBackend } from './backend.js';
 import { nodeBackend } from './backend-node.js';
 import { NoiseError } from './errors.js';
 
@@ -39,9 +39,8 @@ function aead(a: Aead, name: CipherFunctionName): CipherFunctions {
   const which = name === 'AESGCM' ? 0 : 1;
   const contexts = new WeakMap<Uint8Array, Contexts>();
   const iv = Buffer.alloc(12); // reused: every call is synchronous
-  const setIv = name === 'AESGCM'
-    ? (n: bigint) => { iv.writeBigUInt64BE(n, 4); return iv; }
-    : (n: bigint) => { iv.writeBigUInt64LE(n, 4); return iv; };
+  const nonce = name === 'AESGCM' ? aesGcmNonce : chachaNonce;
+  const setIv = (n: bigint) => nonce(n, iv);
   const ctx = (k: Uint8Array, encrypt: boolean): object => {
     let c = contexts.get(k);
     if (c === undefined) contexts.set(k, c = {});
@@ -53,17 +52,10 @@ function aead(a: Aead, name: CipherFunctionName): CipherFunctions {
   };
   return {
     name,
-    encrypt(k, n, ad, plaintext) {
-      const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
-      seal(k, n, ad, plaintext, out);
-      return [out.subarray(0, plaintext.length), out.subarray(plaintext.length)];
-    },
+    encrypt: (k, n, ad, plaintext) => encryptBySealing(seal, k, n, ad, plaintext),
     seal,
     decrypt(k, n, ad, ciphertext, tag) {
-      // ciphertext || tag as one array: a frame's two views usually are one already.
-      const sealed = ciphertext.buffer === tag.buffer && ciphertext.byteOffset + ciphertext.length === tag.byteOffset
-        ? new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length + TAG_LEN)
-        : Buffer.concat([ciphertext, tag]);
+      const sealed = sealedView(ciphertext, tag);
       const out = Buffer.allocUnsafe(ciphertext.length);
       if (!a.open(ctx(k, false), setIv(n), ad, sealed, out)) throw new NoiseError('DECRYPT_FAILED', 'message authentication failed');
       return out;

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { TAG_LEN, type CipherFunctions, type CryptoBackend } from './backend.js';
+import { chachaNonce, encryptBySealing, sealedView, type CipherFunctions, type CryptoBackend } from './backend.js';
 import { nodeBackend } from './backend-node.js';
 import { NoiseError } from './errors.js';
 
@@ -30,24 +30,18 @@ const sodium = load();
  * message (docs/performance.md "Small messages").
  */
 function chachaPoly(s: Sodium): CipherFunctions {
-  const nonce = Buffer.alloc(12); // Noise §12.3: 4 zero bytes, the nonce little-endian; reused (every call is synchronous)
-  const setNonce = (n: bigint) => { nonce.writeBigUInt64LE(n, 4); return nonce; };
+  const iv = Buffer.alloc(12); // reused: every call is synchronous
+  const setNonce = (n: bigint) => chachaNonce(n, iv);
   const adOrNull = (ad: Uint8Array) => (ad.length > 0 ? ad : null);
+  const seal = (k: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void => {
+    s.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, adOrNull(ad), null, setNonce(n), k);
+  };
   return {
     name: 'ChaChaPoly',
-    encrypt(k, n, ad, plaintext) {
-      const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
-      s.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, adOrNull(ad), null, setNonce(n), k);
-      return [out.subarray(0, plaintext.length), out.subarray(plaintext.length)];
-    },
-    seal(k, n, ad, plaintext, out) {
-      s.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, adOrNull(ad), null, setNonce(n), k);
-    },
+    encrypt: (k, n, ad, plaintext) => encryptBySealing(seal, k, n, ad, plaintext),
+    seal,
     decrypt(k, n, ad, ciphertext, tag) {
-      // libsodium takes ciphertext || tag as one array: a frame's two views usually are one.
-      const joined = ciphertext.buffer === tag.buffer && ciphertext.byteOffset + ciphertext.length === tag.byteOffset
-        ? new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length + TAG_LEN)
-        : Buffer.concat([ciphertext, tag]);
+      const joined = sealedView(ciphertext, tag); // libsodium takes them as one array
       const out = Buffer.allocUnsafe(ciphertext.length);
       try {
         s.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, joined, adOrNull(ad), setNonce(n), k);

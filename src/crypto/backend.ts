@@ -27,7 +27,7 @@ export interface CipherFunctions {
    * sender can build a whole frame in memory it allocated once. Optional: without it, CipherState
    * copies what `encrypt` returns.
    */
-  seal?(k: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
+  seal?: Seal;
   /** Throws NoiseError('DECRYPT_FAILED') when authentication fails. */
   decrypt(k: Uint8Array, n: bigint, ad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Uint8Array;
 }
@@ -42,6 +42,16 @@ export interface HashFunctions {
   hmac(key: Uint8Array, ...data: Uint8Array[]): Uint8Array;
 }
 
+/** CipherFunctions.seal's signature. */
+type Seal = (k: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array) => void;
+
+/** ENCRYPT for a backend that seals: one buffer, handed back as its ciphertext and tag. */
+export function encryptBySealing(seal: Seal, k: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] {
+  const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
+  seal(k, n, ad, plaintext, out);
+  return [out.subarray(0, plaintext.length), out.subarray(plaintext.length)];
+}
+
 export interface CryptoBackend {
   readonly name: BackendName;
   dh(name: DhName): DhFunctions;
@@ -53,18 +63,30 @@ export const TAG_LEN = 16;
 /** Noise §5.1: nonce 2^64−1 is reserved (it is REKEY's nonce). */
 export const MAX_NONCE = 0xffffffffffffffffn;
 
-/** Noise §12.3: 32 bits of zeros, then the nonce little-endian. */
-export function chachaNonce(n: bigint): Buffer {
-  const iv = Buffer.alloc(12);
+/**
+ * Noise §12.3: 32 bits of zeros, then the nonce little-endian. Written into `iv` when given (its
+ * first four bytes stay zero), so that a backend whose calls are synchronous reuses one buffer.
+ */
+export function chachaNonce(n: bigint, iv: Buffer = Buffer.alloc(12)): Buffer {
   iv.writeBigUInt64LE(n, 4);
   return iv;
 }
 
-/** Noise §12.4: 32 bits of zeros, then the nonce big-endian. */
-export function aesGcmNonce(n: bigint): Buffer {
-  const iv = Buffer.alloc(12);
+/** Noise §12.4: 32 bits of zeros, then the nonce big-endian; into `iv` as chachaNonce. */
+export function aesGcmNonce(n: bigint, iv: Buffer = Buffer.alloc(12)): Buffer {
   iv.writeBigUInt64BE(n, 4);
   return iv;
+}
+
+/**
+ * `ciphertext || tag` as one array, for a library that takes them joined: a view when they are
+ * adjacent in one buffer (a frame's two halves always are), a copy otherwise.
+ */
+export function sealedView(ciphertext: Uint8Array, tag: Uint8Array): Uint8Array {
+  if (ciphertext.buffer === tag.buffer && ciphertext.byteOffset + ciphertext.length === tag.byteOffset) {
+    return new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length + tag.length);
+  }
+  return Buffer.concat([ciphertext, tag]);
 }
 
 export function isAllZero(b: Uint8Array): boolean {
