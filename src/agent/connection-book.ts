@@ -43,7 +43,6 @@ export interface ConnectionRecord {
 
 class Entry {
   stream: Stream | null;
-  evicted = false;
   /** Sent to the pages as it was at the last tick. */
   dirty = true;
   /** Bytes already counted in the tunnel's throughput. */
@@ -51,11 +50,16 @@ class Entry {
   countedOut = 0;
   constructor(readonly rec: ConnectionRecord, stream: Stream) { this.stream = stream; }
 
-  /** The record with live byte counts and duration. */
-  now(t: number): ConnectionRecord {
+  /** Brings the record's byte counts and duration up to `t` while the connection is open. */
+  update(t: number): ConnectionRecord {
     const r = this.rec;
     if (this.stream !== null) { r.bytesIn = this.stream.bytesRead; r.bytesOut = this.stream.bytesWritten; r.durationMs = t - r.start; }
-    return { ...r };
+    return r;
+  }
+
+  /** A copy of the record as of `t`, for a page or the JSON. */
+  now(t: number): ConnectionRecord {
+    return { ...this.update(t) };
   }
 }
 
@@ -73,7 +77,8 @@ const TUNNEL_HISTORY = 300;
  */
 export class ConnectionBook {
   readonly tunnels: TunnelInfo[];
-  private readonly recent: Entry[] = [];
+  /** The newest `keep`, oldest first: a ring, so a new connection costs the same whatever `keep` is. */
+  private readonly recent: SampleRing<Entry>;
   private readonly open = new Set<Entry>();
   private readonly series = new Map<string, SampleRing<[number, number, number]>>();
   private nextId = 1;
@@ -81,6 +86,7 @@ export class ConnectionBook {
   constructor(readonly keep: number, specs: TunnelSpec[]) {
     this.tunnels = specs.map((s) => ({ id: s.id, type: s.type, name: s.type === 'tls' ? s.hostname : s.port === 0 ? 'any port' : String(s.port), target: formatHostPort(s.target.host, s.target.port) }));
     for (const t of this.tunnels) this.series.set(t.id, new SampleRing(TUNNEL_HISTORY));
+    this.recent = new SampleRing(keep);
   }
 
   /** A stream the relay opened for `spec`; `ended` is to be called once, with how it ended. */
@@ -96,7 +102,6 @@ export class ConnectionBook {
     }, stream);
     this.open.add(e);
     this.recent.push(e);
-    if (this.recent.length > this.keep) this.recent.shift()!.evicted = true;
     return e;
   }
 
@@ -117,7 +122,7 @@ export class ConnectionBook {
   /** The kept connections, newest first. */
   list(): ConnectionRecord[] {
     const t = Date.now();
-    return this.recent.map((e) => e.now(t)).reverse();
+    return this.recent.toArray().map((e) => e.now(t)).reverse();
   }
 
   /** Each tunnel's history, oldest first. */
@@ -126,26 +131,27 @@ export class ConnectionBook {
   }
 
   /**
-   * One second: each tunnel's bytes since the last tick, and the kept connections that changed
-   * (new, ended, or moved bytes).
+   * One second: each tunnel's bytes since the last tick, and, when `withChanges` (a page is
+   * open), the kept connections that changed since they were last sent: new, ended, or open (their
+   * bytes and duration move). Without, they stay marked for the next tick that has a page.
    */
-  tick(): { t: number; tunnels: Record<string, [number, number]>; changed: ConnectionRecord[] } {
+  tick(withChanges = true): { t: number; tunnels: Record<string, [number, number]>; changed: ConnectionRecord[] } {
     const now = Date.now();
     const t = Math.floor(now / 1000);
     const per: Record<string, [number, number]> = {};
     for (const id of this.series.keys()) per[id] = [0, 0];
     for (const e of this.open) {
-      const r = e.now(now);
+      const r = e.update(now);
       const d = per[r.tunnel];
       if (d !== undefined) { d[0] += r.bytesIn - e.countedIn; d[1] += r.bytesOut - e.countedOut; }
-      if (r.bytesIn !== e.countedIn || r.bytesOut !== e.countedOut) e.dirty = true;
       e.countedIn = r.bytesIn;
       e.countedOut = r.bytesOut;
-      if (e.stream === null) this.open.delete(e);
-      else e.dirty = true; // its duration moves
+      e.dirty = true;
+      if (e.stream === null) this.open.delete(e); // ended: its last bytes are counted now
     }
     for (const [id, ring] of this.series) ring.push([t, per[id][0], per[id][1]]);
     const changed: ConnectionRecord[] = [];
+    if (!withChanges) return { t, tunnels: per, changed };
     for (const e of this.recent) {
       if (!e.dirty) continue;
       e.dirty = false;

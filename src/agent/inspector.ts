@@ -39,7 +39,7 @@ export async function startInspector(book: ConnectionBook, addr: HostPort, log: 
       `inspector not started: cannot listen on ${where} (${err.code ?? err.message}); the agent goes on without it (--inspect ADDR to choose another, off to disable)`);
     return null;
   }
-  const timer = setInterval(() => { hub.send('tick', book.tick()); }, 1_000);
+  const timer = setInterval(() => { const tick = book.tick(hub.size > 0); if (hub.size > 0) hub.send('tick', tick); }, 1_000);
   timer.unref();
   log.info({ event: 'inspect.ready', address }, `inspector on http://${address}/`);
   return { server, address, stop: () => { clearInterval(timer); hub.closeAll(); server.close(); } };

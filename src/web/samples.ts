@@ -14,6 +14,11 @@ export class SampleRing<T> {
     this.start = (this.start + 1) % this.capacity;
   }
 
+  /** Oldest first, without a copy. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.items.length; i++) yield this.items[(this.start + i) % this.items.length];
+  }
+
   /** Oldest first. */
   toArray(): T[] {
     return [...this.items.slice(this.start), ...this.items.slice(0, this.start)];
