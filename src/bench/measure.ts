@@ -80,7 +80,7 @@ export async function pingpong(route: Route, size: number, seconds: number): Pro
   return { p50: q(0.5), p99: q(0.99), samples: samples.length };
 }
 
-export interface ConnRate { perSecond: number; failures: number }
+export interface ConnRate { perSecond: number; failures: number; /** Connections completed. */ ok: number }
 
 /** New connections per second: connect, one exchange with the echo, close; `concurrency` at once. */
 export async function connRate(route: Route, concurrency: number, seconds: number): Promise<ConnRate> {
@@ -102,7 +102,7 @@ export async function connRate(route: Route, concurrency: number, seconds: numbe
   };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { perSecond: ok / ((performance.now() - t0) / 1000), failures };
+  return { perSecond: ok / ((performance.now() - t0) / 1000), failures, ok };
 }
 
 /** Resident set size of a process, in KiB (Linux /proc). */
