@@ -6,7 +6,7 @@ import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { startDevRelay, startAgent, portOf, type RelayProcess } from '../helpers/proc.js';
-import { freePort, listen, sha256 } from '../helpers/net.js';
+import { endingOf, freePort, listen, sha256 } from '../helpers/net.js';
 import { FaultProxy } from '../../support/index.js';
 
 async function linkThroughProxy(t: Test) {
@@ -22,13 +22,12 @@ async function linkThroughProxy(t: Test) {
 
 /** A public client echoing continuously; resolves with how its connection ended. */
 function busyClient(port: number): { ended: Promise<string>; firstEcho: Promise<void> } {
-  const c = net.connect(port, '127.0.0.1');
-  let outcome = 'close';
-  c.on('end', () => { outcome = 'eof'; });
-  c.on('error', (e: NodeJS.ErrnoException) => { outcome = e.code === 'ECONNRESET' ? 'reset' : `error ${e.code}`; });
+  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const ended = endingOf(c);
   const timer = setInterval(() => { if (!c.destroyed) c.write(randomBytes(1024)); }, 5);
+  c.once('close', () => clearInterval(timer));
   const firstEcho = once(c, 'data').then(() => undefined);
-  return { firstEcho, ended: new Promise((resolve) => c.on('close', () => { clearInterval(timer); resolve(outcome); })) };
+  return { firstEcho, ended };
 }
 
 /** After a fault: the agent's link went down and came back, and its tunnel is live again. */

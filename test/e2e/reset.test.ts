@@ -6,7 +6,7 @@ import t from 'tap';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { startDevRelay, startAgent, portOf } from '../helpers/proc.js';
-import { freePort, listen } from '../helpers/net.js';
+import { endingOf, freePort, listen } from '../helpers/net.js';
 import { runPython } from '../helpers/py.js';
 import type { LogLine } from '../helpers/log.js';
 import { buildClientHello } from '../../src/bench/client-hello.js';
@@ -103,14 +103,11 @@ async function resettingService(t: { teardown: (fn: () => unknown) => void }, by
 
 /** A Node client that reads as fast as it can and reports how the connection ended. */
 function nodeClientReads(port: number, hello: Buffer | null): Promise<{ outcome: string; got: number }> {
-  const c = net.connect(port, '127.0.0.1');
+  const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   if (hello) c.write(hello);
   let got = 0;
-  let outcome = 'close';
   c.on('data', (d: Buffer) => { got += d.length; });
-  c.on('end', () => { outcome = 'eof'; });
-  c.on('error', (e: NodeJS.ErrnoException) => { outcome = e.code === 'ECONNRESET' ? 'reset' : `error ${e.code}`; });
-  return new Promise((resolve) => c.on('close', () => resolve({ outcome, got })));
+  return endingOf(c).then((outcome) => ({ outcome, got }));
 }
 
 /** A Node client that uploads until it is held back, then resets. */

@@ -92,6 +92,29 @@ export function untilClosed(s: net.Socket): Promise<{ data: Buffer; fin: boolean
   return new Promise((r) => { s.once('close', () => r({ data: Buffer.concat(chunks), fin })); });
 }
 
+/**
+ * How a socket's connection ended: 'reset', 'eof' (the peer's FIN) or `error CODE`. A reset that
+ * arrives with data surfaces in libuv as end-of-file (a partial read with POLLHUP, and the error
+ * is never read), so an 'end' is checked with an empty write, which a reset connection refuses
+ * (the relay's splice probes the same way). The socket needs allowHalfOpen, or Node would refuse
+ * the probe itself. It reads the socket to its end: attach a 'data' listener first if the bytes
+ * matter.
+ */
+export function endingOf(s: net.Socket): Promise<string> {
+  if (!s.allowHalfOpen) throw new TypeError('endingOf: the socket must be created with allowHalfOpen: true');
+  let outcome = 'close';
+  const fromError = (e: NodeJS.ErrnoException): string => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? 'reset' : `error ${e.code}`);
+  s.on('end', () => {
+    s.write(Buffer.alloc(0), (err) => {
+      outcome = err ? fromError(err) : 'eof';
+      s.destroy();
+    });
+  });
+  s.on('error', (e: NodeJS.ErrnoException) => { if (outcome === 'close') outcome = fromError(e); });
+  s.resume();
+  return new Promise((r) => { s.once('close', () => r(outcome)); });
+}
+
 export function sha256(b: Uint8Array | string): string {
   return createHash('sha256').update(b).digest('hex');
 }
