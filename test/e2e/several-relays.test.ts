@@ -32,16 +32,19 @@ function startRelay(t: Test, host: string, agentPort: number, tcpPort: number, k
 }
 
 /**
- * Sends `bytes` through host:port, half-closes, resolves with the sink's hash, or how it ended.
+ * Sends `bytes` through host:port, half-closes, resolves with the sink's hash, or the error it ended with.
  * `started` resolves once the first megabyte has been handed to the kernel.
  */
 function transfer(host: string, port: number, bytes: Buffer): { socket: net.Socket; started: Promise<void>; result: Promise<string> } {
   const s = net.connect({ host, port, allowHalfOpen: true });
   const result = new Promise<string>((resolve) => {
     let got = '';
+    let failed: string | undefined;
     s.on('data', (d: Buffer) => { got += d.toString(); });
-    s.on('end', () => resolve(got));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(`error:${e.code}`));
+    // Judged at close: a killed process's kernel may FIN a socket whose queue it had read, and
+    // the upload still under way then fails; an end followed by an error is not a clean end.
+    s.on('error', (e: NodeJS.ErrnoException) => { failed ??= `error:${e.code}`; });
+    s.on('close', () => resolve(failed ?? got));
   });
   const cut = Math.min(bytes.length, 1024 * 1024);
   const started = new Promise<void>((resolve) => s.write(bytes.subarray(0, cut), () => resolve()));
