@@ -120,3 +120,70 @@ t.test('the inspector lists every connection live, with its bytes and how it end
 
   t.same(errors, [], 'no console errors on the page');
 });
+
+type Rec = Record<string, unknown>;
+
+/**
+ * The first connection record on the inspector's event stream (the `hello`'s list, then each
+ * tick's changes) for which `match` holds: the wait is on the agent's own events, not a poll.
+ */
+async function recordWhere(base: string, match: (r: Rec) => boolean): Promise<Rec> {
+  const ac = new AbortController();
+  const res = await fetch(`${base}/api/events`, { signal: ac.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the event stream ended');
+      buf += value;
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data === undefined) continue;
+        const body = JSON.parse(data) as { connections?: Rec[]; changed?: Rec[] };
+        const hit = (event === 'hello' ? body.connections : body.changed)?.find(match);
+        if (hit) return hit;
+      }
+    }
+  } finally {
+    ac.abort();
+  }
+}
+
+t.test('/api/connections tells every way a connection ends, each with its code', async (t) => {
+  const [a, b] = [await freePort(), await freePort()];
+  const [svcPort, deadPort] = [Math.min(a, b), Math.max(a, b)];
+  const dead = await freePort(); // nothing listens there
+  const { relay, ready } = await startDevRelay(t, ['--tcp-ports', `${svcPort}-${deadPort}`, '--no-warmup']);
+  const agent = startAgent(t, ready, ['--tcp', `${svcPort}=127.0.0.1:${(service.address() as net.AddressInfo).port}`,
+    '--tcp', `${deadPort}=127.0.0.1:${dead}`, '--max-local-conns', '1', '--inspect', '127.0.0.1:0', '--no-warmup']);
+  const base = `http://${String((await agent.waitEvent('inspect.ready')).address)}`;
+  await agent.waitEvent('tunnel.ready', (l) => l.port === svcPort);
+  await agent.waitEvent('tunnel.ready', (l) => l.port === deadPort);
+  const { tunnels } = await (await fetch(`${base}/api/connections`)).json() as { tunnels: Array<{ id: string; target: string }> };
+  const svc = tunnels.find((x) => x.target.endsWith(`:${(service.address() as net.AddressInfo).port}`))!.id;
+  const unreachableTunnel = tunnels.find((x) => x.target.endsWith(`:${dead}`))!.id;
+
+  // One connection held open takes the only local socket --max-local-conns allows.
+  const held = dial(t, svcPort);
+  held.write('x');
+  const open = await recordWhere(base, (r) => r.tunnel === svc && r.outcome === 'open');
+
+  dial(t, svcPort).write('y');
+  t.match(await recordWhere(base, (r) => r.outcome === 'refused'), { tunnel: svc, code: 'max_local_conns' }, 'past the local cap: refused');
+
+  held.resetAndDestroy();
+  t.match(await recordWhere(base, (r) => r.id === open.id && r.outcome !== 'open'), { outcome: 'client_reset', code: 'RST 1', bytesIn: 1 }, 'the client reset it');
+
+  dial(t, deadPort).write('z');
+  t.match(await recordWhere(base, (r) => r.outcome === 'unreachable'), { tunnel: unreachableTunnel, code: 'ECONNREFUSED' }, 'the target refused the dial');
+
+  const last = dial(t, svcPort);
+  last.write('w');
+  const lastOpen = await recordWhere(base, (r) => r.tunnel === svc && r.outcome === 'open' && r.id !== open.id);
+  relay.child.kill('SIGKILL');
+  t.match(await recordWhere(base, (r) => r.id === lastOpen.id && r.outcome !== 'open'), { outcome: 'relay_reset', code: 'CONNECTION_LOST' }, 'the relay went away');
+});
