@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { startDevRelay, startAgent, portOf } from '../helpers/proc.js';
-import { freePort, listen, makeCert, dial, untilClosed } from '../helpers/net.js';
+import { freePort, listen, makeCert, dial, untilClosed, endingOf } from '../helpers/net.js';
 import { openBrowser } from '../helpers/browser.js';
 import { waitForLine } from '../helpers/pages.js';
 
@@ -186,4 +186,18 @@ t.test('/api/connections tells every way a connection ends, each with its code',
   const lastOpen = await recordWhere(base, (r) => r.tunnel === svc && r.outcome === 'open' && r.id !== open.id);
   relay.child.kill('SIGKILL');
   t.match(await recordWhere(base, (r) => r.id === lastOpen.id && r.outcome !== 'open'), { outcome: 'relay_reset', code: 'CONNECTION_LOST' }, 'the relay went away');
+});
+
+t.test('a connection the agent closes (its idle timeout) is "closed", and the client sees a reset, not an end', async (t) => {
+  const tcpPort = await freePort();
+  const { ready } = await startDevRelay(t, ['--tcp-ports', `${tcpPort}-${tcpPort}`, '--no-warmup']);
+  const agent = startAgent(t, ready, ['--tcp', `${tcpPort}=127.0.0.1:${(service.address() as net.AddressInfo).port}`,
+    '--idle-timeout', '300', '--inspect', '127.0.0.1:0', '--no-warmup']);
+  const base = `http://${String((await agent.waitEvent('inspect.ready')).address)}`;
+  await agent.waitEvent('tunnel.ready');
+  const c = dial(t, tcpPort, { allowHalfOpen: true });
+  const ending = endingOf(c);
+  c.write('x');
+  t.match(await recordWhere(base, (r) => r.outcome !== 'open'), { outcome: 'closed', code: null, bytesIn: 1 }, 'closed by the agent, after the byte it carried');
+  t.equal(await ending, 'reset', 'a truncated connection never looks complete to the client');
 });
