@@ -17,7 +17,10 @@ export function buildProgram(): Command {
   program
     .name('relay')
     .description('End-to-end encrypted TCP/TLS passthrough relay: routes on SNI, never sees plaintext.')
-    .version(version);
+    .version(version)
+    // Options of `relay` itself only before the subcommand: a key is base64url, and one in 64 starts
+    // with '-' (`--relay-key -V…` printed the version and exited 0).
+    .enablePositionalOptions();
   registerServe(program);
   registerAgent(program);
   registerKeyCommands(program);

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runRelay } from '../helpers/proc.js';
-import { tempHome } from '../helpers/net.js';
+import { RelayProcess, runRelay } from '../helpers/proc.js';
+import { freePort, tempHome } from '../helpers/net.js';
 
 t.test('an agent given a name no client can reach exits at start and says why', async (t) => {
   for (const name of ['127.0.0.1', '2130706433', 'bad..name']) {
@@ -34,4 +34,16 @@ t.test('--proxy-protocol, --allow and --deny: a bad value, or no tunnel flag to 
     if (code) t.equal(line.code, code);
     t.match(String(line.error), error);
   }
+});
+
+t.test('a key that starts with "-" (one in 64 do) is taken as the key, not as an option of relay itself', async (t) => {
+  const dead = await freePort();
+  for (const key of [`-V${'A'.repeat(41)}`, `-h${'A'.repeat(41)}`]) {
+    const agent = new RelayProcess(['agent', '--relay', `127.0.0.1:${dead}`, '--relay-key', key, '--no-warmup', '--inspect', 'off', '--tcp', '127.0.0.1:1'], { RELAY_HOME: tempHome(t) });
+    t.teardown(() => agent.stop('SIGKILL'));
+    const down = await agent.waitEvent('link.down');
+    t.equal(down.code, 'HANDSHAKE_FAILED', `${key.slice(0, 2)}…: the agent runs and dials the relay`);
+  }
+  const r = await runRelay(['--version']);
+  t.match(r.stdout, /^\d+\.\d+\.\d+/, 'relay --version still answers before a subcommand');
 });
