@@ -82,16 +82,6 @@ export function readBytes(s: net.Socket, n: number): Promise<Buffer> {
   });
 }
 
-/** Resolves when the socket closes, with every byte it received and whether the peer's FIN came. */
-export function untilClosed(s: net.Socket): Promise<{ data: Buffer; fin: boolean }> {
-  const chunks: Buffer[] = [];
-  let fin = false;
-  s.on('data', (c: Buffer) => { chunks.push(c); });
-  s.once('end', () => { fin = true; });
-  s.on('error', () => {});
-  return new Promise((r) => { s.once('close', () => r({ data: Buffer.concat(chunks), fin })); });
-}
-
 /**
  * How a socket's connection ended: 'reset', 'eof' (the peer's FIN) or `error CODE`. A reset that
  * arrives with data surfaces in libuv as end-of-file (a partial read with POLLHUP, and the error
@@ -105,6 +95,8 @@ export function endingOf(s: net.Socket): Promise<string> {
   let outcome = 'close';
   const fromError = (e: NodeJS.ErrnoException): string => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? 'reset' : `error ${e.code}`);
   s.on('end', () => {
+    // Once our side has ended too there is nothing left to probe with (splice has the same limit).
+    if (s.writableEnded) { outcome = 'eof'; return; }
     s.write(Buffer.alloc(0), (err) => {
       outcome = err ? fromError(err) : 'eof';
       s.destroy();
@@ -113,6 +105,14 @@ export function endingOf(s: net.Socket): Promise<string> {
   s.on('error', (e: NodeJS.ErrnoException) => { if (outcome === 'close') outcome = fromError(e); });
   s.resume();
   return new Promise((r) => { s.once('close', () => r(outcome)); });
+}
+
+/** Resolves when the socket closes, with every byte it received and how it ended (endingOf). */
+export async function untilClosed(s: net.Socket): Promise<{ data: Buffer; ending: string }> {
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => { chunks.push(c); });
+  const ending = await endingOf(s);
+  return { data: Buffer.concat(chunks), ending };
 }
 
 export function sha256(b: Uint8Array | string): string {
