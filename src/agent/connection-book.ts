@@ -107,11 +107,9 @@ export class ConnectionBook {
 
   ended(e: Entry, outcome: Exclude<Outcome, 'open'>, code: string | null): void {
     if (e.stream === null) return;
-    const r = e.rec;
-    r.bytesIn = e.stream.bytesRead;
-    r.bytesOut = e.stream.bytesWritten;
-    r.end = Date.now();
-    r.durationMs = r.end - r.start;
+    const t = Date.now();
+    const r = e.update(t);
+    r.end = t;
     r.outcome = outcome;
     r.code = code;
     e.stream = null;

@@ -69,13 +69,11 @@ export class Dashboard {
       const sample: Sample = { t: Math.floor(Date.now() / 1000), connections: 0, bytesIn: 0, bytesOut: 0, refused: {} };
       for (const [name, cur] of now) {
         const prev = this.last.get(name) ?? ZERO;
-        const d = (k: 'connections' | 'bytesIn' | 'bytesOut'): number => (cur[k] >= prev[k] ? cur[k] - prev[k] : cur[k]);
-        sample.connections += d('connections');
-        sample.bytesIn += d('bytesIn');
-        sample.bytesOut += d('bytesOut');
+        sample.connections += since(cur.connections, prev.connections);
+        sample.bytesIn += since(cur.bytesIn, prev.bytesIn);
+        sample.bytesOut += since(cur.bytesOut, prev.bytesOut);
         for (const [reason, n] of Object.entries(cur.refused)) {
-          const p = prev.refused[reason] ?? 0;
-          const dn = n >= p ? n - p : n;
+          const dn = since(n, prev.refused[reason] ?? 0);
           if (dn > 0) sample.refused[reason] = (sample.refused[reason] ?? 0) + dn;
         }
       }
@@ -94,3 +92,6 @@ export class Dashboard {
 }
 
 const ZERO: Totals = { connections: 0, bytesIn: 0, bytesOut: 0, refused: {} };
+
+/** A counter's growth since `prev`; one that went down belongs to a replaced process and counts from 0. */
+const since = (cur: number, prev: number): number => (cur >= prev ? cur - prev : cur);
